@@ -1,0 +1,1 @@
+"""Crayon: a children's-drawing anomaly demo, and the kit that deploys it."""
