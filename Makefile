@@ -1,0 +1,67 @@
+# Crayon: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= $(or $(CRAYON_PORT),8000)
+export CRAYON_PORT := $(PORT)
+
+.PHONY: help run test lint typecheck format dist image system-deps venv clean bench
+
+help:
+	@echo "make run    - the app on http://127.0.0.1:$(PORT) with hot reload (local data in data/local)"
+	@echo "make test   - install everything the tests need (apt + pip) and run every test"
+	@echo "make lint   - ruff, mypy"
+	@echo "make dist   - dist/crayon.pyz, the single-file build for hosts"
+	@echo "make image  - the container image, built with podman"
+	@echo "make bench  - the benchmarks under bench/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamps keep re-runs fast; they are redone whenever pyproject.toml changes.
+$(VENV)/.app-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.all-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,deploy]'
+	touch $@ $(VENV)/.app-installed
+
+venv: $(VENV)/.app-installed
+
+run: $(VENV)/.app-installed
+	$(BIN)/crayon migrate
+	$(BIN)/crayon demo ensure 2>/dev/null || true
+	$(BIN)/crayon serve --reload --port $(PORT)
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+lint: $(VENV)/.app-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+typecheck: $(VENV)/.app-installed
+	$(BIN)/mypy
+
+format: $(VENV)/.app-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: system-deps $(VENV)/.all-installed lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+dist: $(VENV)/.app-installed
+	@bash scripts/build-pyz.sh
+
+image: dist
+	@bash scripts/build-image.sh
+
+bench: $(VENV)/.all-installed
+	@for b in bench/*.py; do echo "== $$b"; PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache

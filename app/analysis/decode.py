@@ -1,0 +1,326 @@
+"""Safe decoding of uploaded drawings.
+
+Everything an uploader sends is hostile until proven otherwise. :func:`decode_upload` accepts
+PNG, JPEG and WebP only, decided by the file's magic bytes (the declared content type must agree),
+reads the pixel dimensions from the header *before* anything is decoded, refuses decompression
+bombs, truncated or corrupt files, animated images and empty images, normalises every colour mode
+to 8-bit RGB on white, applies the EXIF orientation, and re-encodes a clean PNG (no EXIF, no text
+chunks, no ICC profile, no trailing bytes) for storage. Every refusal is an :class:`UploadRejected`
+with an HTTP status and a sentence a person understands; no other exception escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
+from PIL import Image
+
+from app.analysis.common import fit_within
+
+ImageFormat = Literal["PNG", "JPEG", "WEBP"]
+
+#: Largest accepted upload body, in bytes. The web layer should refuse bigger bodies (413) from
+#: Content-Length, or while streaming, before reading them fully.
+MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024
+#: Largest accepted image, in pixels (width x height).
+MAX_PIXELS: Final = 25_000_000
+#: The stored (clean) copy and the analysed image are scaled down to this long side.
+STORED_MAX_SIDE: Final = 2048
+
+ACCEPTED_CONTENT_TYPES: Final[dict[ImageFormat, frozenset[str]]] = {
+    "PNG": frozenset({"image/png", "image/x-png"}),
+    "JPEG": frozenset({"image/jpeg", "image/jpg", "image/pjpeg"}),
+    "WEBP": frozenset({"image/webp"}),
+}
+#: Content types that declare nothing: the magic bytes decide alone.
+UNDECLARED_CONTENT_TYPES: Final = frozenset({"", "application/octet-stream"})
+_HUMAN: Final[dict[ImageFormat, str]] = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
+
+# Pillow's own bomb guard, tightened to our limit and made an error instead of a warning. These are
+# process-wide settings on purpose: nothing in this app should decode more than 25 megapixels.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+class UploadRejected(Exception):
+    """An upload the app refuses; ``message`` is meant for the person who sent it."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A safely decoded upload.
+
+    ``image`` is 8-bit RGB, upright, at most ``STORED_MAX_SIDE`` on its long side; ``png`` is the
+    same pixels as a clean PNG for storage (content type ``image/png``).
+    """
+
+    image: Image.Image
+    png: bytes
+    format: ImageFormat
+    original_width: int
+    original_height: int
+
+    @property
+    def width(self) -> int:
+        return self.image.width
+
+    @property
+    def height(self) -> int:
+        return self.image.height
+
+
+def sniff_format(data: bytes) -> ImageFormat | None:
+    """The format announced by the magic bytes, or None when it is not PNG, JPEG or WebP."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def header_size(data: bytes, fmt: ImageFormat) -> tuple[int, int] | None:
+    """Width and height read from the file header without decoding, or None if unreadable."""
+    try:
+        if fmt == "PNG":
+            return _png_size(data)
+        if fmt == "JPEG":
+            return _jpeg_size(data)
+        return _webp_size(data)
+    except (struct.error, IndexError):
+        return None
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[12:16] != b"IHDR" or len(data) < 24:
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    i = 2
+    n = len(data)
+    while i < n:
+        if data[i] != 0xFF:
+            return None
+        while i < n and data[i] == 0xFF:  # fill bytes
+            i += 1
+        if i >= n:
+            return None
+        marker = data[i]
+        i += 1
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            continue
+        if marker in (0xD9, 0xDA):  # end of image / start of scan before any frame header
+            return None
+        if i + 2 > n:
+            return None
+        (length,) = struct.unpack(">H", data[i : i + 2])
+        if length < 2:
+            return None
+        if marker in _SOF_MARKERS:
+            height, width = struct.unpack(">HH", data[i + 3 : i + 7])
+            return int(width), int(height)
+        i += length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        width = 1 + int.from_bytes(data[24:27], "little")
+        height = 1 + int.from_bytes(data[27:30], "little")
+        return (width, height) if len(data) >= 30 else None
+    if chunk == b"VP8L":
+        if len(data) < 25 or data[20] != 0x2F:
+            return None
+        (bits,) = struct.unpack("<I", data[21:25])
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if chunk == b"VP8 ":
+        if len(data) < 30 or data[23:26] != b"\x9d\x01\x2a":
+            return None
+        width, height = struct.unpack("<HH", data[26:30])
+        return int(width) & 0x3FFF, int(height) & 0x3FFF
+    return None
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _megapixels(pixels: int) -> str:
+    value = pixels / 1_000_000
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise UploadRejected("The image has no pixels (its width or height is zero)", 400)
+    pixels = width * height
+    if pixels > MAX_PIXELS:
+        raise UploadRejected(
+            f"The image is {_megapixels(pixels)} megapixels ({width} x {height}); "
+            f"the limit is {MAX_PIXELS // 1_000_000}",
+            413,
+        )
+
+
+def _check_frames(im: Image.Image) -> None:
+    frames = getattr(im, "n_frames", 1)
+    if getattr(im, "is_animated", False) or (isinstance(frames, int) and frames > 1):
+        raise UploadRejected(
+            "Animated images are not supported; upload a single still picture", 415
+        )
+
+
+def decode_upload(data: bytes, content_type: str | None = None) -> DecodedImage:
+    """Decode an uploaded drawing or raise :class:`UploadRejected` (400, 413 or 415).
+
+    ``content_type`` is the type the client declared; when it names a type, it must agree with
+    the file's magic bytes ("" and application/octet-stream declare nothing).
+    """
+    if not data:
+        raise UploadRejected("The file is empty", 400)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadRejected(
+            f"The file is {len(data) / 1_048_576:.1f} MB; the limit is "
+            f"{MAX_UPLOAD_BYTES // 1_048_576} MB",
+            413,
+        )
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UploadRejected("This file is not a PNG, JPEG or WebP image", 415)
+    declared = _media_type(content_type)
+    if declared not in UNDECLARED_CONTENT_TYPES and declared not in ACCEPTED_CONTENT_TYPES[fmt]:
+        raise UploadRejected(
+            f"The file is a {_HUMAN[fmt]} image but was sent as {declared[:60]!r}; "
+            "the two must agree",
+            415,
+        )
+    size = header_size(data, fmt)
+    if size is None:
+        raise UploadRejected(
+            f"This {_HUMAN[fmt]} file is damaged: its picture size cannot be read", 400
+        )
+    _check_dimensions(*size)
+    try:
+        return _decode(data, fmt)
+    except UploadRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadRejected(
+            f"The image is larger than {MAX_PIXELS // 1_000_000} megapixels", 413
+        ) from None
+    except MemoryError:
+        raise UploadRejected("The image is too large to process", 413) from None
+    except Exception:  # anything Pillow raises on a hostile file: a refusal, never a crash
+        raise UploadRejected(
+            f"This {_HUMAN[fmt]} file is damaged or incomplete and cannot be read", 400
+        ) from None
+
+
+def _decode(data: bytes, fmt: ImageFormat) -> DecodedImage:
+    # First pass: structure and checksums (verify() leaves the image unusable, so reopen after).
+    with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
+        _check_dimensions(*probe.size)
+        _check_frames(probe)
+        probe.verify()
+    with Image.open(io.BytesIO(data), formats=[fmt]) as im:
+        _check_dimensions(*im.size)
+        _check_frames(im)
+        original_width, original_height = im.size
+        orientation = _orientation(im)
+        if fmt == "JPEG":
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still covers the stored size.
+            im.draft("RGB", (STORED_MAX_SIDE, STORED_MAX_SIDE))
+        im.load()
+        rgb = _to_rgb(im)
+    rgb = _apply_orientation(rgb, orientation)
+    rgb.info = {}
+    buf = io.BytesIO()
+    rgb.save(buf, format="PNG", compress_level=3)
+    return DecodedImage(
+        image=rgb,
+        png=buf.getvalue(),
+        format=fmt,
+        original_width=original_width,
+        original_height=original_height,
+    )
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # a broken EXIF block only loses the orientation
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+_TRANSPOSE: Final[dict[int, tuple[Image.Transpose, ...]]] = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def _apply_orientation(image: Image.Image, orientation: int) -> Image.Image:
+    for method in _TRANSPOSE.get(orientation, ()):
+        image = image.transpose(method)
+    return image
+
+
+def _shrink(im: Image.Image) -> Image.Image:
+    size = fit_within(im.width, im.height, STORED_MAX_SIDE)
+    if size == im.size:
+        return im
+    return im.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+
+
+def _on_white(rgba: Image.Image) -> Image.Image:
+    """Composite a transparent image onto white paper."""
+    paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(paper, rgba).convert("RGB")
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """8-bit RGB on white from any mode Pillow can produce for PNG, JPEG or WebP."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(_shrink(im), dtype=np.float32)
+        if mode.startswith("I;16") or (mode == "I" and arr.size and float(arr.max()) > 255.0):
+            arr = arr / 257.0
+        gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        mode = im.mode
+    elif mode == "1":
+        im = im.convert("L")
+        mode = "L"
+    if mode in ("RGB", "L"):
+        return _shrink(im).convert("RGB")
+    if mode in ("RGBA", "LA", "RGBa", "La", "PA"):
+        if mode not in ("RGBA", "LA"):
+            im = im.convert("RGBA")
+        return _on_white(_shrink(im).convert("RGBA"))
+    # CMYK, YCbCr and other exotic modes: let Pillow convert, then scale.
+    return _shrink(im.convert("RGB"))

@@ -1,0 +1,123 @@
+"""The `crayon` command: serve, migrate, hash-password and the operator's tools."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app import migrate
+from app.logs import configure_logging
+from app.settings import Settings, SettingsError
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _systemd_fd() -> int | None:
+    """The listening socket systemd passed us (socket activation), if any."""
+    if os.environ.get("LISTEN_PID") not in (None, str(os.getpid())):
+        return None
+    try:
+        count = int(os.environ.get("LISTEN_FDS", "0"))
+    except ValueError:
+        return None
+    return 3 if count >= 1 else None
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    problem = migrate.pending_message(settings.database_path)
+    if problem:
+        print(f"crayon: not serving. {problem}", file=sys.stderr)
+        return 2
+    host = args.host or settings.host
+    port = args.port or settings.port
+    reload = args.reload or settings.reload
+    fd = None if reload else _systemd_fd()
+    common = {"proxy_headers": True, "forwarded_allow_ips": "*", "log_config": None,
+              "timeout_graceful_shutdown": 10}
+    if reload:
+        uvicorn.run(
+            "app.asgi:create", factory=True, host=host, port=port, reload=True,
+            reload_dirs=[str(Path(__file__).parent)], **common,  # type: ignore[arg-type]
+        )
+    elif fd is not None:
+        from app.asgi import create
+
+        uvicorn.run(create(), fd=fd, **common)  # type: ignore[arg-type]
+    else:
+        from app.asgi import create
+
+        uvicorn.run(create(), host=host, port=port, **common)  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    db = settings.database_path
+    before = migrate.current_revision(db)
+    if args.downgrade:
+        migrate.downgrade(db, args.downgrade)
+    else:
+        migrate.upgrade(db)
+    after = migrate.current_revision(db)
+    print(f"database {db}: {before or 'empty'} -> {after or 'empty'}")
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace, settings: Settings) -> int:
+    from argon2 import PasswordHasher
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Admin password: ")
+        if getpass.getpass("Again: ") != password:
+            print("crayon: the two passwords differ.", file=sys.stderr)
+            return 2
+    if len(password) < 12:
+        print("crayon: use at least 12 characters.", file=sys.stderr)
+        return 2
+    print(PasswordHasher().hash(password))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crayon", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host", help="address to bind (default CRAYON_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default CRAYON_PORT or 8000)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+    serve.set_defaults(handler=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply pending database migrations")
+    mig.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead")
+    mig.set_defaults(handler=cmd_migrate)
+
+    hp = sub.add_parser("hash-password", help="print an argon2 hash of the admin password")
+    hp.add_argument("--stdin", action="store_true", help="read the password from stdin")
+    hp.set_defaults(handler=cmd_hash_password, needs_settings=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        if getattr(args, "needs_settings", True):
+            print(f"crayon: invalid settings: {exc}", file=sys.stderr)
+            return 2
+        settings = Settings()
+    configure_logging(settings.log_level)
+    handler: Handler = args.handler
+    return handler(args, settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The ASGI application, composed explicitly: settings -> database -> storage -> routes.
+
+Request path: uvicorn -> RequestIdMiddleware (id + JSON access log) -> SecurityHeaders ->
+OriginSecret (when set) -> BodySizeLimit -> Router (app/web/routes.py) -> endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from app import migrate
+from app.db import Database
+from app.settings import Settings
+from app.storage.factory import build_storage
+from app.storage.spool import SpoolingStorage
+from app.web import errors
+from app.web.middleware import (
+    BodySizeLimitMiddleware,
+    OriginSecretMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
+from app.web.routes import build_routes
+
+log = logging.getLogger("crayon.app")
+
+SPOOL_DRAIN_SECONDS = 15.0
+
+
+class SchemaBehind(RuntimeError):
+    pass
+
+
+async def _drain_spool_forever(storage: SpoolingStorage) -> None:
+    while True:
+        await asyncio.sleep(SPOOL_DRAIN_SECONDS)
+        try:
+            await asyncio.to_thread(storage.drain)
+        except Exception:
+            log.exception("spool drain failed; will retry")
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        problem = migrate.pending_message(settings.database_path)
+        if problem:
+            raise SchemaBehind(problem)
+        db = Database(settings.database_path)
+        await db.open()
+        storage = build_storage(settings)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.storage = storage
+        app.state.schema_head = migrate.head_revision()
+        app.state.started_monotonic = time.monotonic()
+        app.state.started_at = time.time()
+        background: list[asyncio.Task[None]] = []
+        if isinstance(storage, SpoolingStorage):
+            await asyncio.to_thread(storage.drain)
+            background.append(asyncio.create_task(_drain_spool_forever(storage)))
+        log.info(
+            "crayon started",
+            extra={"env": settings.env, "storage": storage.name, "db": str(db.path)},
+        )
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await db.close()
+
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
+    ]
+    if settings.origin_secret:
+        middleware.append(
+            Middleware(
+                OriginSecretMiddleware,
+                secret=settings.origin_secret,
+                open_paths=frozenset({"/healthz"}),
+            )
+        )
+    middleware.append(
+        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_mb * 1024 * 1024 + 65536)
+    )
+    app = Starlette(
+        routes=build_routes(),
+        middleware=middleware,
+        lifespan=lifespan,
+        exception_handlers=errors.handlers(),
+    )
+    app.state.settings = settings
+    return app
+
+

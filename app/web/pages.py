@@ -1,0 +1,43 @@
+"""The public pages and the frames of the protected ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.web.templating import templates
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    context.setdefault("settings", request.app.state.settings)
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+async def home(request: Request) -> Response:
+    return render(request, "home.html")
+
+
+async def demo(request: Request) -> Response:
+    return render(request, "demo.html")
+
+
+async def upload(request: Request) -> Response:
+    return render(request, "upload.html")
+
+
+async def docs(request: Request) -> Response:
+    return render(request, "docs.html")
+
+
+async def dashboard(request: Request) -> Response:
+    return render(request, "dashboard.html")
+
+
+async def history(request: Request) -> Response:
+    return render(request, "history.html")
+
+
+async def config(request: Request) -> Response:
+    return render(request, "config.html")
