@@ -38,12 +38,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.port
     reload = args.reload or settings.reload
     fd = None if reload else _systemd_fd()
-    common = {"proxy_headers": True, "forwarded_allow_ips": "*", "log_config": None,
-              "timeout_graceful_shutdown": 10}
+    common = {
+        "proxy_headers": True,
+        "forwarded_allow_ips": "*",
+        "log_config": None,
+        "timeout_graceful_shutdown": 10,
+    }
     if reload:
         uvicorn.run(
-            "app.asgi:create", factory=True, host=host, port=port, reload=True,
-            reload_dirs=[str(Path(__file__).parent)], **common,  # type: ignore[arg-type]
+            "app.asgi:create",
+            factory=True,
+            host=host,
+            port=port,
+            reload=True,
+            reload_dirs=[str(Path(__file__).parent)],
+            **common,  # type: ignore[arg-type]
         )
     elif fd is not None:
         from app.asgi import create

@@ -100,5 +100,3 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.settings = settings
     return app
-
-

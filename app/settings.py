@@ -167,7 +167,9 @@ class Settings:
             "session_secret_id": get("SESSION_SECRET_ID"),
             "replica_url": get("REPLICA_URL"),
             "origin_secret": get("ORIGIN_SECRET"),
-            "aws_region": source.get("AWS_REGION") or source.get("AWS_DEFAULT_REGION") or "us-east-1",
+            "aws_region": source.get("AWS_REGION")
+            or source.get("AWS_DEFAULT_REGION")
+            or "us-east-1",
             "aws_endpoint_url": source.get("AWS_ENDPOINT_URL") or None,
             "source_url": get("SOURCE_URL") or cls.source_url,
             "replica_sync_interval": get("REPLICA_SYNC_INTERVAL") or "1s",

@@ -11,7 +11,9 @@ import uuid
 
 PREFIXES = ("drawings/", "models/", "saliency_maps/", "exports/", "demo/")
 
-_KEY = re.compile(r"^(drawings|models|saliency_maps|exports|demo)/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_KEY = re.compile(
+    r"^(drawings|models|saliency_maps|exports|demo)/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _EXTENSIONS = {"png", "json", "csv"}
 

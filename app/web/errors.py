@@ -48,8 +48,12 @@ def error_response(
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"title": title, "message": message, "status": status,
-         "settings": request.app.state.settings},
+        {
+            "title": title,
+            "message": message,
+            "status": status,
+            "settings": request.app.state.settings,
+        },
         status_code=status,
         headers=dict(headers or {}),
     )

@@ -132,7 +132,7 @@ class OriginSecretMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse request bodies over the limit, by Content-Length before reading, else as they stream."""
+    """Refuse bodies over the limit: by Content-Length before reading, else while streaming."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -170,8 +170,7 @@ class BodySizeLimitMiddleware:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit_mb = self.max_bytes / (1024 * 1024)
         response = PlainTextResponse(
-            f"The request body is larger than the {limit_mb:.0f} MB limit. "
-            "Send a smaller file.",
+            f"The request body is larger than the {limit_mb:.0f} MB limit. Send a smaller file.",
             status_code=413,
         )
         await response(scope, receive, send)
