@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -65,7 +66,9 @@ async def http_exception(request: Request, exc: Exception) -> Response:
         404: f"There is no page at {request.url.path}. Try the home page.",
         405: f"{request.method} is not allowed on {request.url.path}.",
     }
-    detail = exc.detail if exc.detail and exc.detail != _TITLES.get(exc.status_code) else None
+    # Starlette's own exceptions carry only the status phrase ("Not Found"): say more.
+    generic = {_TITLES.get(exc.status_code), HTTPStatus(exc.status_code).phrase}
+    detail = exc.detail if exc.detail and exc.detail not in generic else None
     message = detail or messages.get(exc.status_code) or _TITLES.get(exc.status_code, "Error")
     return error_response(request, exc.status_code, str(message), exc.headers)
 
