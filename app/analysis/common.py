@@ -52,3 +52,13 @@ def working_copy(image: Image.Image, side: int = WORKING_SIDE) -> NDArray[np.uin
         else:
             rgb = rgb.resize(size, Image.Resampling.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)
+
+
+def parse_age_group(value: object) -> AgeGroup:
+    """The age group named by a form field; UploadRejected (400) for anything else."""
+    from app.analysis.decode import UploadRejected
+
+    text = value.strip() if isinstance(value, str) else value
+    if is_age_group(text):
+        return text
+    raise UploadRejected("Choose an age group: 3-5, 6-8 or 9-12", 400)

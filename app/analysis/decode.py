@@ -4,23 +4,26 @@ Everything an uploader sends is hostile until proven otherwise. :func:`decode_up
 PNG, JPEG and WebP only, decided by the file's magic bytes (the declared content type must agree),
 reads the pixel dimensions from the header *before* anything is decoded, refuses decompression
 bombs, truncated or corrupt files, animated images and empty images, normalises every colour mode
-to 8-bit RGB on white, applies the EXIF orientation, and re-encodes a clean PNG (no EXIF, no text
-chunks, no ICC profile, no trailing bytes) for storage. Every refusal is an :class:`UploadRejected`
-with an HTTP status and a sentence a person understands; no other exception escapes.
+to 8-bit RGB on white, applies the EXIF orientation, and re-encodes a clean PNG (no EXIF, no
+text chunks, no ICC profile, no trailing bytes: see pngwrite.py) for storage. Every refusal is
+an :class:`UploadRejected` with an HTTP status and a sentence a person understands; no other
+exception escapes.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 import numpy as np
 from PIL import Image
 
 from app.analysis.common import fit_within
+from app.analysis.pngwrite import encode_png
 
 ImageFormat = Literal["PNG", "JPEG", "WEBP"]
 
@@ -60,15 +63,23 @@ class UploadRejected(Exception):
 class DecodedImage:
     """A safely decoded upload.
 
-    ``image`` is 8-bit RGB, upright, at most ``STORED_MAX_SIDE`` on its long side; ``png`` is the
-    same pixels as a clean PNG for storage (content type ``image/png``).
+    ``image`` is 8-bit RGB, upright, at most ``STORED_MAX_SIDE`` on its long side. ``png`` is the
+    same pixels as a clean PNG for storage (content type ``image/png``; only IHDR, IDAT and
+    IEND chunks), encoded on first use and then kept.
     """
 
     image: Image.Image
-    png: bytes
     format: ImageFormat
     original_width: int
     original_height: int
+    decode_ms: float = 0.0
+    _png: list[bytes] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def png(self) -> bytes:
+        if not self._png:
+            self._png.append(encode_png(np.asarray(self.image, dtype=np.uint8)))
+        return self._png[0]
 
     @property
     def width(self) -> int:
@@ -218,8 +229,9 @@ def decode_upload(data: bytes, content_type: str | None = None) -> DecodedImage:
             f"This {_HUMAN[fmt]} file is damaged: its picture size cannot be read", 400
         )
     _check_dimensions(*size)
+    started = time.perf_counter()
     try:
-        return _decode(data, fmt)
+        decoded = _decode(data, fmt)
     except UploadRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -232,6 +244,7 @@ def decode_upload(data: bytes, content_type: str | None = None) -> DecodedImage:
         raise UploadRejected(
             f"This {_HUMAN[fmt]} file is damaged or incomplete and cannot be read", 400
         ) from None
+    return replace(decoded, decode_ms=(time.perf_counter() - started) * 1000.0)
 
 
 def _decode(data: bytes, fmt: ImageFormat) -> DecodedImage:
@@ -252,11 +265,8 @@ def _decode(data: bytes, fmt: ImageFormat) -> DecodedImage:
         rgb = _to_rgb(im)
     rgb = _apply_orientation(rgb, orientation)
     rgb.info = {}
-    buf = io.BytesIO()
-    rgb.save(buf, format="PNG", compress_level=3)
     return DecodedImage(
         image=rgb,
-        png=buf.getvalue(),
         format=fmt,
         original_width=original_width,
         original_height=original_height,
