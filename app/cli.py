@@ -94,6 +94,34 @@ def cmd_hash_password(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from app.analysis.training import train_command
+    from app.storage.factory import build_storage
+
+    try:
+        train_command(
+            build_storage(settings),
+            from_folder=args.from_folder,
+            generate=args.generate,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"crayon: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.web.demo_content import ensure_demo
+
+    problem = migrate.pending_message(settings.database_path)
+    if problem:
+        print(f"crayon: {problem}", file=sys.stderr)
+        return 2
+    ensure_demo(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crayon", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
     hp = sub.add_parser("hash-password", help="print an argon2 hash of the admin password")
     hp.add_argument("--stdin", action="store_true", help="read the password from stdin")
     hp.set_defaults(handler=cmd_hash_password, needs_settings=False)
+
+    train = sub.add_parser("train", help="train a reference model and store it under models/")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--from", dest="from_folder", metavar="FOLDER", help="FOLDER/<age group>/*.png|jpg|webp"
+    )
+    source.add_argument(
+        "--generate", type=int, metavar="N", help="N synthetic drawings per age group"
+    )
+    train.add_argument("--seed", type=int, default=0, help="generator seed (with --generate)")
+    train.set_defaults(handler=cmd_train)
+
+    demo = sub.add_parser("demo", help="demo content")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    ensure = demo_sub.add_parser(
+        "ensure", help="generate, analyse and store the demo samples (idempotent)"
+    )
+    ensure.set_defaults(handler=cmd_demo)
     return parser
 
 

@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 
 from app import migrate
 from app.db import Database
+from app.metrics.middleware import MetricsMiddleware
 from app.settings import Settings
 from app.storage.factory import build_storage
 from app.storage.spool import SpoolingStorage
@@ -28,6 +29,7 @@ from app.web.middleware import (
     SecurityHeadersMiddleware,
 )
 from app.web.routes import build_routes
+from app.web.services import start_services
 
 log = logging.getLogger("crayon.app")
 
@@ -66,6 +68,7 @@ def create_app(settings: Settings) -> Starlette:
         if isinstance(storage, SpoolingStorage):
             await asyncio.to_thread(storage.drain)
             background.append(asyncio.create_task(_drain_spool_forever(storage)))
+        stop_services = await start_services(app, settings, db, storage)
         log.info(
             "crayon started",
             extra={"env": settings.env, "storage": storage.name, "db": str(db.path)},
@@ -73,12 +76,14 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await stop_services()
             for task in background:
                 task.cancel()
             await db.close()
 
     middleware = [
         Middleware(RequestIdMiddleware),
+        Middleware(MetricsMiddleware),
         Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
     ]
     if settings.origin_secret:

@@ -1,0 +1,191 @@
+"""The admin dashboard: `/dashboard`, `GET /api/metrics` and the live stream `/api/events`.
+
+All three are protected (not in PUBLIC_PATHS) and show the same figures, from
+`app.metrics.queries.usage_metrics`. Pending request records are flushed before figures are
+read, so a figure never lags behind a request that has finished.
+
+The stream is server-sent events: an `event: metrics` message with the figures whenever they
+change (at most about once a second, and at once after an analysis), a comment line
+(`: heartbeat`) every HEARTBEAT_S seconds so proxies (ALB idle timeout 60 s, CloudFront origin
+read timeout 30 s) never see an idle connection, `Cache-Control: no-cache` and
+`X-Accel-Buffering: no` so nothing buffers it. It ends cleanly when the client goes away, after
+MAX_STREAM_S (the browser reconnects by itself, per the `retry:` field), or when the server is
+asked to stop (SIGTERM/SIGINT): it sends `event: bye` and closes, so a graceful shutdown does not
+wait for the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import time
+from collections.abc import AsyncIterator
+from types import FrameType
+from typing import Any, Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from app.metrics.live import Changes
+from app.metrics.queries import WINDOWS, usage_metrics, window_name
+from app.metrics.recorder import MetricsRecorder
+from app.web import charts
+from app.web.pages import render
+
+HEARTBEAT_S: Final = 15.0
+MAX_STREAM_S: Final = 600.0
+MIN_EVENT_GAP_S: Final = 0.5
+KIND_LABELS: Final = {
+    "page": "pages",
+    "api": "API",
+    "files": "images",
+    "static": "static files",
+    "events": "live streams",
+    "health": "health probes",
+}
+
+
+async def figures(request: Request, window: str) -> dict[str, Any]:
+    state = request.app.state
+    recorder = getattr(state, "metrics", None)
+    if isinstance(recorder, MetricsRecorder):
+        await recorder.flush()
+    return await usage_metrics(
+        state.db, window=window, heartbeat_s=getattr(state, "heartbeat_s", 60)
+    )
+
+
+def chart_context(m: dict[str, Any]) -> dict[str, Any]:
+    per_day = m["series"]["analyses_per_day"]
+    per_hour = m["series"]["requests_per_hour"]
+    countries = sorted(m["geographic_distribution"].items(), key=lambda kv: (-kv[1], kv[0]))
+    kinds = [
+        (KIND_LABELS.get(k, k), float(v))
+        for k, v in sorted(m["window_requests_by_kind"].items(), key=lambda kv: -kv[1])
+    ]
+    typical = m["window_analyses"] - m["window_anomalous"]
+    return {
+        "chart_analyses": charts.bar_chart(
+            [(p["day"][5:], float(p["count"])) for p in per_day],
+            title="Analyses per day, last 30 days",
+            label_every=5,
+            chart_id="chart-analyses",
+        ),
+        "chart_requests": charts.bar_chart(
+            [(p["hour"][11:16], float(p["count"])) for p in per_hour],
+            title="Requests per hour, last 24 hours (5xx in red)",
+            colour="#1971c2",
+            overlay=[float(p["errors"]) for p in per_hour],
+            overlay_label="errors",
+            label_every=4,
+            chart_id="chart-requests",
+        ),
+        "chart_countries": charts.hbar_chart(
+            [(c, float(n)) for c, n in countries],
+            title="Requests by country",
+            chart_id="chart-countries",
+        ),
+        "chart_kinds": charts.hbar_chart(
+            kinds, title="Requests by kind", colour="#5f3dc4", chart_id="chart-kinds"
+        ),
+        "chart_verdicts": charts.hbar_chart(
+            [("typical", float(typical)), ("anomalous", float(m["window_anomalous"]))]
+            if m["window_analyses"]
+            else [],
+            title="Verdicts",
+            colour="#2b8a3e",
+            chart_id="chart-verdicts",
+            empty="No analyses in this window",
+        ),
+        "chart_uptime": charts.gauge(
+            m["uptime_percentage"], title="Uptime", chart_id="chart-uptime"
+        ),
+    }
+
+
+async def dashboard(request: Request) -> Response:
+    window = window_name(request.query_params.get("window"))
+    m = await figures(request, window)
+    return render(
+        request,
+        "dashboard.html",
+        m=m,
+        window=window,
+        windows=list(WINDOWS),
+        **chart_context(m),
+    )
+
+
+async def api_metrics(request: Request) -> Response:
+    window = window_name(request.query_params.get("window"))
+    return JSONResponse(await figures(request, window), headers={"Cache-Control": "no-store"})
+
+
+def install_stop_signal(app: Starlette) -> None:
+    """Set `app.state.stopping` when the process is asked to stop (chained to uvicorn's handler).
+
+    uvicorn waits for open responses before it runs the lifespan shutdown, so an endless stream
+    would hold a graceful shutdown for its whole timeout; with this event the streams end at once.
+    Outside the main thread (tests with TestClient) there is no signal to chain: nothing to do.
+    """
+    stopping = asyncio.Event()
+    app.state.stopping = stopping
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+
+        def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(stopping.set)
+            if callable(previous):
+                previous(signum, frame)
+
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(sig, handler)
+
+
+def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
+    return head + f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+async def events(request: Request) -> Response:
+    window = window_name(request.query_params.get("window"))
+    state = request.app.state
+    changes: Changes = getattr(state, "changes", None) or Changes()
+    stopping: asyncio.Event = getattr(state, "stopping", None) or asyncio.Event()
+    heartbeat_s = float(getattr(state, "sse_heartbeat_s", HEARTBEAT_S))
+
+    async def stream() -> AsyncIterator[str]:
+        started = last_write = time.monotonic()
+        seen = changes.version
+        yield "retry: 3000\n"
+        yield _sse("metrics", await figures(request, window), seen)
+        while True:
+            now = time.monotonic()
+            if stopping.is_set() or now - started > MAX_STREAM_S:
+                yield _sse(
+                    "bye", {"reason": "server stopping" if stopping.is_set() else "reconnect"}
+                )
+                return
+            wait = max(0.05, min(heartbeat_s - (now - last_write), 1.0))
+            changed = await changes.wait_newer(seen, wait)
+            if changed:
+                seen = changes.version
+                yield _sse("metrics", await figures(request, window), seen)
+                last_write = time.monotonic()
+                await asyncio.sleep(MIN_EVENT_GAP_S)
+            elif time.monotonic() - last_write >= heartbeat_s:
+                yield f": heartbeat {int(time.time())}\n\n"
+                last_write = time.monotonic()
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        },
+    )
