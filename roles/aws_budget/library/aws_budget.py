@@ -44,7 +44,13 @@ options:
   budget_type:
     description: What the budget measures.
     type: str
-    choices: [COST, USAGE, RI_UTILIZATION, RI_COVERAGE, SAVINGS_PLANS_UTILIZATION, SAVINGS_PLANS_COVERAGE]
+    choices:
+      - COST
+      - USAGE
+      - RI_UTILIZATION
+      - RI_COVERAGE
+      - SAVINGS_PLANS_UTILIZATION
+      - SAVINGS_PLANS_COVERAGE
     default: COST
   notifications:
     description:
@@ -132,7 +138,7 @@ actions:
 
 from typing import Any  # noqa: E402
 
-try:
+try:  # noqa: SIM105
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError:  # handled by AnsibleAWSModule
     pass
@@ -347,9 +353,7 @@ def main() -> None:
                 "SAVINGS_PLANS_COVERAGE",
             ],
         ),
-        notifications=dict(
-            type="list", elements="dict", default=[], options=notification
-        ),
+        notifications=dict(type="list", elements="dict", default=[], options=notification),
         purge_notifications=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(

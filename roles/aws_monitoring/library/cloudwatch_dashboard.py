@@ -49,7 +49,8 @@ EXAMPLES = r"""
           properties:
             title: CPU
             region: us-east-1
-            metrics: [["AWS/ECS", "CPUUtilization", "ClusterName", "crayon", "ServiceName", "crayon"]]
+            metrics:
+              - ["AWS/ECS", "CPUUtilization", "ClusterName", "crayon", "ServiceName", "crayon"]
 """
 
 RETURN = r"""
@@ -66,7 +67,7 @@ validation_messages:
 import json  # noqa: E402
 from typing import Any  # noqa: E402
 
-try:
+try:  # noqa: SIM105
     from botocore.exceptions import BotoCoreError, ClientError
 except ImportError:  # handled by AnsibleAWSModule
     pass
@@ -103,7 +104,10 @@ def main() -> None:
     client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
     current = _current(module, client, name)
     current_body = json.loads(current["DashboardBody"]) if current else None
-    result: dict[str, Any] = {"changed": False, "dashboard_arn": (current or {}).get("DashboardArn", "")}
+    result: dict[str, Any] = {
+        "changed": False,
+        "dashboard_arn": (current or {}).get("DashboardArn", ""),
+    }
 
     if module.params["state"] == "absent":
         if current is not None:
