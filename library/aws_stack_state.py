@@ -1,0 +1,456 @@
+#!/usr/bin/python
+"""Read the current state of a Crayon stack in one process (read-only).
+
+Every amazon.aws / community.aws module call costs about a second and a half here (a Python
+process, botocore, the collection's module_utils); a no-op site.yml run made of ~45 such calls
+took ~55 s. This module reads, in one process, what the roles manage and returns it in a
+normalised shape; each role compares that with what it wants and calls the real module only
+where something differs or is missing. It never changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+
+DOCUMENTATION = r"""
+module: aws_stack_state
+short_description: Read, in one call, the current state of the resources a Crayon role manages
+description:
+  - Read-only. Returns normalised facts that the roles compare with their wanted state so
+    that unchanged resources need no module call. Supports check mode.
+options:
+  vpc_name:
+    description: Name tag of the VPC (network facts).
+    type: str
+  vpc_cidr:
+    description: CIDR of the VPC.
+    type: str
+  buckets:
+    description: Bucket names to describe (storage facts).
+    type: list
+    elements: str
+    default: []
+  secrets:
+    description: Secret names to describe (ARN, description, tags).
+    type: list
+    elements: str
+    default: []
+  repository:
+    description: ECR repository to describe.
+    type: str
+  roles:
+    description: IAM role names to describe, with their inline policies.
+    type: list
+    elements: str
+    default: []
+  oidc_url:
+    description: OIDC provider URL to look up.
+    type: str
+  log_group:
+    description: CloudWatch log group to describe.
+    type: str
+  cluster:
+    description: ECS cluster to describe.
+    type: str
+  service:
+    description: ECS service (in cluster) to describe, with its task definition.
+    type: str
+  target_group:
+    description: Target group name to describe.
+    type: str
+  load_balancer:
+    description: ALB name to describe, with listeners and attributes.
+    type: str
+author: Crayon
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Current network
+  aws_stack_state:
+    vpc_name: crayon-production
+    vpc_cidr: 10.0.0.0/16
+  register: state
+"""
+
+RETURN = r"""
+state:
+  description: Normalised current state; keys present only for what was asked.
+  returned: always
+  type: dict
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+
+def _tags(items: list[dict] | None, key: str = "Key", value: str = "Value") -> dict:
+    return {t[key]: t[value] for t in items or []}
+
+
+def _missing(e: Exception, *codes: str) -> bool:
+    code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
+    return code in codes
+
+
+def _perm_strings(perms: list[dict]) -> list[str]:
+    """Security group rules as sorted 'proto:from-to:source' strings."""
+    out = []
+    for p in perms:
+        proto = p.get("IpProtocol", "-1")
+        ports = f"{p.get('FromPort', -1)}-{p.get('ToPort', -1)}" if proto != "-1" else "all"
+        out += [f"{proto}:{ports}:{r['CidrIp']}" for r in p.get("IpRanges", [])]
+        out += [f"{proto}:{ports}:{r['CidrIpv6']}" for r in p.get("Ipv6Ranges", [])]
+        out += [f"{proto}:{ports}:{r['GroupId']}" for r in p.get("UserIdGroupPairs", [])]
+    return sorted(out)
+
+
+def network(ec2, name: str, cidr: str) -> dict:
+    filters = [{"Name": "tag:Name", "Values": [name]}]
+    if cidr:
+        filters.append({"Name": "cidr-block", "Values": [cidr]})
+    vpcs = ec2.describe_vpcs(Filters=filters)["Vpcs"]
+    if len(vpcs) != 1:
+        return {"vpc": None, "vpc_count": len(vpcs)}
+    vpc = vpcs[0]
+    vpc_id = vpc["VpcId"]
+    attr = {
+        a: ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=a)[
+            a[0].upper() + a[1:]
+        ]["Value"]
+        for a in ("enableDnsSupport", "enableDnsHostnames")
+    }
+    flt = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    subnets = {}
+    for s in ec2.describe_subnets(Filters=flt)["Subnets"]:
+        tags = _tags(s.get("Tags"))
+        subnets[tags.get("Name", s["SubnetId"])] = {
+            "id": s["SubnetId"],
+            "cidr": s["CidrBlock"],
+            "az": s["AvailabilityZone"],
+            "map_public": s.get("MapPublicIpOnLaunch", False),
+            "tags": tags,
+        }
+    igws = ec2.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
+    )["InternetGateways"]
+    route_tables = {}
+    for rt in ec2.describe_route_tables(Filters=flt)["RouteTables"]:
+        tags = _tags(rt.get("Tags"))
+        if "Name" not in tags:
+            continue
+        routes = sorted(
+            f"{r.get('DestinationCidrBlock', '')}>{r.get('GatewayId') or r.get('NatGatewayId', '')}"
+            for r in rt.get("Routes", [])
+            if r.get("GatewayId") != "local" and r.get("DestinationCidrBlock")
+        )
+        route_tables[tags["Name"]] = {
+            "id": rt["RouteTableId"],
+            "routes": routes,
+            "subnets": sorted(a["SubnetId"] for a in rt.get("Associations", []) if a.get("SubnetId")),
+            "tags": tags,
+        }
+    groups = {}
+    for g in ec2.describe_security_groups(Filters=flt)["SecurityGroups"]:
+        groups[g["GroupName"]] = {
+            "id": g["GroupId"],
+            "description": g.get("Description", ""),
+            "ingress": _perm_strings(g.get("IpPermissions", [])),
+            "egress": _perm_strings(g.get("IpPermissionsEgress", [])),
+            "tags": _tags(g.get("Tags")),
+        }
+    nat = ec2.describe_nat_gateways(
+        Filters=flt + [{"Name": "state", "Values": ["available", "pending"]}]
+    )["NatGateways"]
+    return {
+        "vpc": {
+            "id": vpc_id,
+            "cidr": vpc["CidrBlock"],
+            "dns_support": attr["enableDnsSupport"],
+            "dns_hostnames": attr["enableDnsHostnames"],
+            "tags": _tags(vpc.get("Tags")),
+        },
+        "subnets": subnets,
+        "igw": {"id": igws[0]["InternetGatewayId"], "tags": _tags(igws[0].get("Tags"))} if igws else None,
+        "route_tables": route_tables,
+        "security_groups": groups,
+        "nat_gateways": [n["NatGatewayId"] for n in nat],
+    }
+
+
+def bucket(s3, name: str) -> dict | None:
+    try:
+        s3.head_bucket(Bucket=name)
+    except botocore.exceptions.ClientError as e:
+        if _missing(e, "404", "NoSuchBucket", "NotFound"):
+            return None
+        raise
+    out: dict = {"name": name}
+    out["versioning"] = s3.get_bucket_versioning(Bucket=name).get("Status", "Disabled")
+    try:
+        rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        sse = rule["ApplyServerSideEncryptionByDefault"]
+        out["encryption"] = {"algorithm": sse["SSEAlgorithm"], "key": sse.get("KMSMasterKeyID", "")}
+    except botocore.exceptions.ClientError as e:
+        if not _missing(e, "ServerSideEncryptionConfigurationNotFoundError"):
+            raise
+        out["encryption"] = None
+    try:
+        out["public_access_block"] = s3.get_public_access_block(Bucket=name)[
+            "PublicAccessBlockConfiguration"
+        ]
+    except botocore.exceptions.ClientError as e:
+        if not _missing(e, "NoSuchPublicAccessBlockConfiguration"):
+            raise
+        out["public_access_block"] = None
+    try:
+        out["policy"] = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
+    except botocore.exceptions.ClientError as e:
+        if not _missing(e, "NoSuchBucketPolicy"):
+            raise
+        out["policy"] = None
+    try:
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    except botocore.exceptions.ClientError as e:
+        if not _missing(e, "NoSuchLifecycleConfiguration"):
+            raise
+        rules = []
+    out["lifecycle"] = {r.get("ID", ""): r for r in rules}
+    try:
+        controls = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"]
+        out["object_ownership"] = controls[0]["ObjectOwnership"]
+    except botocore.exceptions.ClientError as e:
+        if not _missing(e, "OwnershipControlsNotFoundError"):
+            raise
+        out["object_ownership"] = None
+    try:
+        out["tags"] = _tags(s3.get_bucket_tagging(Bucket=name)["TagSet"])
+    except botocore.exceptions.ClientError as e:
+        if not _missing(e, "NoSuchTagSet"):
+            raise
+        out["tags"] = {}
+    return out
+
+
+def secret(sm, name: str) -> dict | None:
+    try:
+        d = sm.describe_secret(SecretId=name)
+    except botocore.exceptions.ClientError as e:
+        if _missing(e, "ResourceNotFoundException"):
+            return None
+        raise
+    if d.get("DeletedDate"):
+        return {"arn": d["ARN"], "deleted": True}
+    return {
+        "arn": d["ARN"],
+        "deleted": False,
+        "description": d.get("Description", ""),
+        "kms_key_id": d.get("KmsKeyId", ""),
+        "tags": _tags(d.get("Tags")),
+    }
+
+
+def repository(ecr, name: str) -> dict | None:
+    try:
+        r = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+    except botocore.exceptions.ClientError as e:
+        if _missing(e, "RepositoryNotFoundException"):
+            return None
+        raise
+    try:
+        lifecycle = json.loads(ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])
+    except botocore.exceptions.ClientError as e:
+        if not _missing(e, "LifecyclePolicyNotFoundException"):
+            raise
+        lifecycle = None
+    try:
+        policy = json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])
+    except botocore.exceptions.ClientError as e:
+        if not _missing(e, "RepositoryPolicyNotFoundException"):
+            raise
+        policy = None
+    return {
+        "uri": r["repositoryUri"],
+        "arn": r["repositoryArn"],
+        "scan_on_push": r.get("imageScanningConfiguration", {}).get("scanOnPush", False),
+        "tag_mutability": r.get("imageTagMutability", "MUTABLE"),
+        "lifecycle_policy": lifecycle,
+        "policy": policy,
+    }
+
+
+def role(iam, name: str) -> dict | None:
+    try:
+        r = iam.get_role(RoleName=name)["Role"]
+    except botocore.exceptions.ClientError as e:
+        if _missing(e, "NoSuchEntity"):
+            return None
+        raise
+    inline = {}
+    for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+        inline[policy_name] = json.loads(doc) if isinstance(doc, str) else doc
+    attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
+    profiles = [
+        p["InstanceProfileName"]
+        for p in iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
+    ]
+    trust = r.get("AssumeRolePolicyDocument")
+    return {
+        "arn": r["Arn"],
+        "description": r.get("Description", ""),
+        "trust": json.loads(trust) if isinstance(trust, str) else trust,
+        "inline_policies": inline,
+        "managed_policies": attached,
+        "instance_profiles": profiles,
+        "tags": _tags(iam.list_role_tags(RoleName=name).get("Tags")),
+    }
+
+
+def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
+    p = module.params
+    out: dict = {}
+    if p["log_group"]:
+        groups = logs.describe_log_groups(logGroupNamePrefix=p["log_group"])["logGroups"]
+        match = [g for g in groups if g["logGroupName"] == p["log_group"]]
+        out["log_group"] = (
+            {"retention": match[0].get("retentionInDays"), "arn": match[0]["arn"]} if match else None
+        )
+    if p["cluster"]:
+        found = ecs.describe_clusters(clusters=[p["cluster"]], include=["SETTINGS"])["clusters"]
+        c = found[0] if found and found[0].get("status") == "ACTIVE" else None
+        out["cluster"] = (
+            {
+                "arn": c["clusterArn"],
+                "capacity_providers": sorted(c.get("capacityProviders", [])),
+                "strategy": [
+                    {"capacity_provider": s["capacityProvider"], "weight": s.get("weight", 0), "base": s.get("base", 0)}
+                    for s in c.get("defaultCapacityProviderStrategy", [])
+                ],
+                "settings": {s["name"]: s["value"] for s in c.get("settings", [])},
+            }
+            if c
+            else None
+        )
+    if p["cluster"] and p["service"] and out.get("cluster"):
+        found = ecs.describe_services(cluster=p["cluster"], services=[p["service"]])["services"]
+        svc = found[0] if found and found[0].get("status") == "ACTIVE" else None
+        out["service"] = None
+        if svc:
+            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+            out["service"] = {
+                "arn": svc["serviceArn"],
+                "task_definition": f"{td['family']}:{td['revision']}",
+                "images": {c["name"]: c["image"] for c in td["containerDefinitions"]},
+                "labels": {c["name"]: c.get("dockerLabels", {}) for c in td["containerDefinitions"]},
+                "desired_count": svc.get("desiredCount"),
+            }
+    if p["cluster"] and p["service"]:
+        resource = f"service/{p['cluster']}/{p['service']}"
+        targets = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource])
+        policies = aas.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource)
+        out["scaling"] = {
+            "targets": [
+                {"min": t["MinCapacity"], "max": t["MaxCapacity"]} for t in targets["ScalableTargets"]
+            ],
+            "policies": {
+                sp["PolicyName"]: sp.get("TargetTrackingScalingPolicyConfiguration", {})
+                for sp in policies["ScalingPolicies"]
+            },
+        }
+    if p["target_group"]:
+        try:
+            tg = elbv2.describe_target_groups(Names=[p["target_group"]])["TargetGroups"][0]
+            attrs = {
+                a["Key"]: a["Value"]
+                for a in elbv2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])[
+                    "Attributes"
+                ]
+            }
+            out["target_group"] = {"arn": tg["TargetGroupArn"], "attributes": attrs}
+        except botocore.exceptions.ClientError as e:
+            if not _missing(e, "TargetGroupNotFound", "TargetGroupNotFoundException"):
+                raise
+            out["target_group"] = None
+    if p["load_balancer"]:
+        try:
+            lb = elbv2.describe_load_balancers(Names=[p["load_balancer"]])["LoadBalancers"][0]
+            out["load_balancer"] = {
+                "arn": lb["LoadBalancerArn"],
+                "dns_name": lb["DNSName"],
+                "zone_id": lb["CanonicalHostedZoneId"],
+            }
+        except botocore.exceptions.ClientError as e:
+            if not _missing(e, "LoadBalancerNotFound", "LoadBalancerNotFoundException"):
+                raise
+            out["load_balancer"] = None
+    return out
+
+
+def main() -> None:
+    module = AnsibleAWSModule(
+        argument_spec={
+            "vpc_name": {"type": "str"},
+            "vpc_cidr": {"type": "str"},
+            "buckets": {"type": "list", "elements": "str", "default": []},
+            "secrets": {"type": "list", "elements": "str", "default": []},
+            "repository": {"type": "str"},
+            "roles": {"type": "list", "elements": "str", "default": []},
+            "oidc_url": {"type": "str"},
+            "log_group": {"type": "str"},
+            "cluster": {"type": "str"},
+            "service": {"type": "str"},
+            "target_group": {"type": "str"},
+            "load_balancer": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    p = module.params
+    state: dict = {}
+    try:
+        if p["vpc_name"]:
+            state["network"] = network(module.client("ec2"), p["vpc_name"], p["vpc_cidr"])
+        if p["buckets"]:
+            s3 = module.client("s3")
+            state["buckets"] = {b: bucket(s3, b) for b in p["buckets"]}
+        if p["secrets"]:
+            sm = module.client("secretsmanager")
+            state["secrets"] = {s: secret(sm, s) for s in p["secrets"]}
+        if p["repository"]:
+            state["repository"] = repository(module.client("ecr"), p["repository"])
+        if p["roles"]:
+            iam = module.client("iam")
+            state["roles"] = {r: role(iam, r) for r in p["roles"]}
+        if p["oidc_url"]:
+            iam = module.client("iam")
+            host = p["oidc_url"].split("://", 1)[-1].rstrip("/")
+            state["oidc_provider"] = next(
+                (
+                    e["Arn"]
+                    for e in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+                    if e["Arn"].endswith("oidc-provider/" + host)
+                ),
+                None,
+            )
+        if any(p[k] for k in ("log_group", "cluster", "target_group", "load_balancer")):
+            state["ecs"] = ecs_state(
+                module,
+                module.client("ecs"),
+                module.client("elbv2"),
+                module.client("logs"),
+                module.client("application-autoscaling"),
+            )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="Could not read the stack's state")
+    module.exit_json(changed=False, state=state)
+
+
+if __name__ == "__main__":
+    main()
