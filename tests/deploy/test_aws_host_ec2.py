@@ -71,7 +71,8 @@ def _instance(env: dict[str, str]) -> dict[str, Any]:
     )["Reservations"]
     instances = [i for r in reservations for i in r["Instances"]]
     assert len(instances) == 1, instances
-    return instances[0]
+    inst: dict[str, Any] = instances[0]
+    return inst
 
 
 def test_first_run_builds_and_changes(built: dict[str, Any]) -> None:

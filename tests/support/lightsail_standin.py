@@ -88,7 +88,7 @@ class LightsailState:
 
     # ---- instances -------------------------------------------------------------------------
 
-    def GetInstance(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def GetInstance(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "instanceName")
         inst = self._instance(body["instanceName"])
         if inst["state"]["name"] == "pending":
@@ -97,7 +97,7 @@ class LightsailState:
                 inst["state"] = {"code": 16, "name": "running"}
         return {"instance": {k: v for k, v in inst.items() if not k.startswith("_")}}
 
-    def CreateInstances(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def CreateInstances(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "instanceNames", "availabilityZone", "blueprintId", "bundleId")
         zone = body["availabilityZone"]
         if not re.fullmatch(re.escape(self.region) + "[a-z]", zone):
@@ -143,7 +143,7 @@ class LightsailState:
             operations.append(self._operation("CreateInstance", name))
         return {"operations": operations}
 
-    def DeleteInstance(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def DeleteInstance(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "instanceName")
         name = body["instanceName"]
         self._instance(name)
@@ -155,7 +155,7 @@ class LightsailState:
         self.ports.pop(name, None)
         return {"operations": [self._operation("DeleteInstance", name)]}
 
-    def TagResource(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def TagResource(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "resourceName", "tags")
         inst = self._instance(body["resourceName"])
         tags = {t["key"]: t.get("value", "") for t in inst["tags"]}
@@ -165,7 +165,7 @@ class LightsailState:
 
     # ---- firewall --------------------------------------------------------------------------
 
-    def GetInstancePortStates(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def GetInstancePortStates(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "instanceName")
         self._instance(body["instanceName"])
         return {
@@ -175,7 +175,7 @@ class LightsailState:
             ]
         }
 
-    def PutInstancePublicPorts(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def PutInstancePublicPorts(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "instanceName")
         if "portInfos" not in body:
             raise ApiError("InvalidInputException", "portInfos is required")
@@ -206,11 +206,11 @@ class LightsailState:
             raise ApiError("NotFoundException", f"The StaticIp does not exist: {name}")
         return self.static_ips[name]
 
-    def GetStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def GetStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "staticIpName")
         return {"staticIp": self._static_ip(body["staticIpName"])}
 
-    def AllocateStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def AllocateStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "staticIpName")
         name = body["staticIpName"]
         if name in self.static_ips:
@@ -226,7 +226,7 @@ class LightsailState:
         }
         return {"operations": [self._operation("AllocateStaticIp", name)]}
 
-    def AttachStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def AttachStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "staticIpName", "instanceName")
         ip = self._static_ip(body["staticIpName"])
         inst = self._instance(body["instanceName"])
@@ -234,7 +234,7 @@ class LightsailState:
         inst.update({"publicIpAddress": ip["ipAddress"], "isStaticIp": True})
         return {"operations": [self._operation("AttachStaticIp", ip["name"])]}
 
-    def DetachStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def DetachStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "staticIpName")
         ip = self._static_ip(body["staticIpName"])
         attached = ip.pop("attachedTo", None)
@@ -243,7 +243,7 @@ class LightsailState:
             self.instances[attached].update({"publicIpAddress": self._ip(), "isStaticIp": False})
         return {"operations": [self._operation("DetachStaticIp", ip["name"])]}
 
-    def ReleaseStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def ReleaseStaticIp(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "staticIpName")
         ip = self._static_ip(body["staticIpName"])
         if ip.get("isAttached"):
@@ -253,14 +253,14 @@ class LightsailState:
 
     # ---- key pairs -------------------------------------------------------------------------
 
-    def GetKeyPair(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def GetKeyPair(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "keyPairName")
         name = body["keyPairName"]
         if name not in self.key_pairs:
             raise ApiError("NotFoundException", f"The KeyPair does not exist: {name}")
         return {"keyPair": self.key_pairs[name]}
 
-    def ImportKeyPair(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def ImportKeyPair(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "keyPairName", "publicKeyBase64")
         name = body["keyPairName"]
         if name in self.key_pairs:
@@ -275,10 +275,12 @@ class LightsailState:
         }
         return {"operation": self._operation("ImportKeyPair", name)}
 
-    def DeleteKeyPair(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def DeleteKeyPair(self, body: dict[str, Any]) -> dict[str, Any]:
         _required(body, "keyPairName")
         if body["keyPairName"] not in self.key_pairs:
-            raise ApiError("NotFoundException", f"The KeyPair does not exist: {body['keyPairName']}")
+            raise ApiError(
+                "NotFoundException", f"The KeyPair does not exist: {body['keyPairName']}"
+            )
         del self.key_pairs[body["keyPairName"]]
         return {"operation": self._operation("DeleteKeyPair", body["keyPairName"])}
 
@@ -310,7 +312,7 @@ class LightsailState:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _reply(self, status: int, payload: dict[str, Any]) -> None:
@@ -322,7 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         state = self.server.state
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length) if length else b"{}"

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ class PlaybookRun:
 def run_playbook(
     playbook: Path,
     aws_env: dict[str, str],
-    extra_vars: dict[str, object] | None = None,
+    extra_vars: Mapping[str, object] | None = None,
     check: bool = False,
     timeout: float = 900,
 ) -> PlaybookRun:
@@ -68,7 +69,9 @@ def run_playbook(
             "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_DEPRECATION_WARNINGS": "0",
-            "ANSIBLE_LOCAL_TEMP": str(Path(env.get("TMPDIR", "/tmp")) / f"ansible-local-{os.getpid()}"),
+            "ANSIBLE_LOCAL_TEMP": str(
+                Path(env.get("TMPDIR", "/tmp")) / f"ansible-local-{os.getpid()}"
+            ),
         }
     )
     cmd = [
@@ -79,7 +82,7 @@ def run_playbook(
         f"ansible_python_interpreter={sys.executable}",
     ]
     if extra_vars:
-        cmd += ["-e", json.dumps(extra_vars)]
+        cmd += ["-e", json.dumps(dict(extra_vars))]
     if check:
         cmd.append("--check")
     cmd.append(str(playbook))

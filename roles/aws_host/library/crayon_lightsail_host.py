@@ -144,21 +144,21 @@ drift:
   elements: str
 """
 
-import time
-from typing import Any
+import time  # noqa: E402
+from typing import Any  # noqa: E402
 
-try:
+try:  # noqa: SIM105
     import botocore
 except ImportError:  # pragma: no cover - reported by AnsibleAWSModule
     pass
 
-from ansible.module_utils.common.dict_transformations import (  # type: ignore[import-untyped]
+from ansible.module_utils.common.dict_transformations import (  # type: ignore[import-untyped]  # noqa: E402
     camel_dict_to_snake_dict,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import (  # type: ignore[import-untyped]
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import (  # type: ignore[import-untyped]  # noqa: E402
     is_boto3_error_code,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # type: ignore[import-untyped]
+from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # type: ignore[import-untyped]  # noqa: E402
     AnsibleAWSModule,
 )
 
@@ -327,7 +327,9 @@ def ensure_present(module: Any, host: Host) -> None:
         before["ports"] = describe_ports(have)
         after["ports"] = describe_ports(want)
         if not check:
-            host._call("put_instance_public_ports", instanceName=name, portInfos=to_port_infos(want))
+            host._call(
+                "put_instance_public_ports", instanceName=name, portInfos=to_port_infos(want)
+            )
 
     # Static IP, attached to this instance.
     static: dict[str, Any] | None = None

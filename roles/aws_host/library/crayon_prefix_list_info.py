@@ -50,17 +50,17 @@ prefix_list:
   type: dict
 """
 
-from typing import Any
+from typing import Any  # noqa: E402
 
-try:
+try:  # noqa: SIM105
     import botocore
 except ImportError:  # pragma: no cover - reported by AnsibleAWSModule
     pass
 
-from ansible.module_utils.common.dict_transformations import (  # type: ignore[import-untyped]
+from ansible.module_utils.common.dict_transformations import (  # type: ignore[import-untyped]  # noqa: E402
     camel_dict_to_snake_dict,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # type: ignore[import-untyped]
+from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # type: ignore[import-untyped]  # noqa: E402
     AnsibleAWSModule,
 )
 
