@@ -85,7 +85,8 @@ async def usage_metrics(
         (hour - wh,),
     )
     daily_rows = await db.fetchall(
-        "SELECT hour / 24 AS d, SUM(analyses) AS n FROM analysis_hourly WHERE hour > ? GROUP BY d",
+        "SELECT hour / 24 AS d, SUM(analyses) AS n, SUM(processing_ms_sum) AS ms "
+        "FROM analysis_hourly WHERE hour > ? GROUP BY d",
         (hour - 720,),
     )
     hourly_rows = await db.fetchall(
@@ -98,6 +99,10 @@ async def usage_metrics(
     total = int(a["total"])
     win_n = int(a["win"])
     per_day = {int(row["d"]): int(row["n"]) for row in daily_rows}
+    ms_per_day = {
+        int(row["d"]): round(float(row["ms"]) / int(row["n"]), 1) if row["n"] else None
+        for row in daily_rows
+    }
     per_hour = {int(row["hour"]): (int(row["n"]), int(row["e"])) for row in hourly_rows}
     visitor_requests = int(r["win_visitor"])
     return {
@@ -124,7 +129,8 @@ async def usage_metrics(
         "average_response_ms": round(float(r["win_ms"]) / int(r["win"]), 2) if r["win"] else None,
         "series": {
             "analyses_per_day": [
-                {"day": _iso_day(d), "count": per_day.get(d, 0)} for d in range(day - 29, day + 1)
+                {"day": _iso_day(d), "count": per_day.get(d, 0), "avg_ms": ms_per_day.get(d)}
+                for d in range(day - 29, day + 1)
             ],
             "requests_per_hour": [
                 {

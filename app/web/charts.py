@@ -16,18 +16,22 @@ MUTED = "#5b6475"
 LINE = "#e6e1d6"
 
 
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1.0
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
-        if value <= step:
-            return float(step)
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    return float((int(value) // magnitude + 1) * magnitude)
+def _nice_max(value: float, ticks: int = 4) -> float:
+    """The smallest top of axis at or above value with whole, round tick steps."""
+    if value <= ticks:
+        return float(ticks)
+    raw = value / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if factor * magnitude >= raw and (factor != 2.5 or magnitude >= 10):
+            return float(factor * magnitude * ticks)
+    return float(10 * magnitude * ticks)  # pragma: no cover - the loop always returns
 
 
 def _fmt(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    if value == int(value) or value >= 10:
+        return f"{value:,.0f}"
+    return f"{value:.1f}"
 
 
 def bar_chart(

@@ -74,6 +74,14 @@ def chart_context(m: dict[str, Any]) -> dict[str, Any]:
             label_every=5,
             chart_id="chart-analyses",
         ),
+        "chart_ms": charts.bar_chart(
+            [(p["day"][5:], float(p["avg_ms"] or 0)) for p in per_day[-14:]],
+            title="Average processing time per day (ms), last 14 days",
+            colour="#0c8599",
+            label_every=3,
+            chart_id="chart-ms",
+            width=420,
+        ),
         "chart_requests": charts.bar_chart(
             [(p["hour"][11:16], float(p["count"])) for p in per_hour],
             title="Requests per hour, last 24 hours (5xx in red)",

@@ -42,8 +42,8 @@ SAMPLES: Final[tuple[DemoSample, ...]] = (
     DemoSample("demo-scene-6-8", "Houses and trees", 23, "6-8"),
     DemoSample("demo-scene-9-12", "A detailed village", 37, "9-12"),
     DemoSample("demo-scribble-6-8", "A page of scribble", 41, "6-8", "scribble"),
-    DemoSample("demo-one-sided-9-12", "Everything on one edge", 53, "9-12", "one_sided"),
-    DemoSample("demo-empty-3-5", "An almost empty page", 67, "3-5", "empty"),
+    DemoSample("demo-blot-6-8", "One big blot", 71, "6-8", "blot"),
+    DemoSample("demo-speckle-9-12", "Hundreds of specks", 83, "9-12", "speckle"),
 )
 
 
