@@ -185,6 +185,25 @@ def network(ec2, name: str, cidr: str) -> dict:
     }
 
 
+def _lifecycle_rule(r: dict) -> dict:
+    """A lifecycle rule in the shape the roles describe theirs (see aws_storage)."""
+    prefix = r.get("Filter", {}).get("Prefix", r.get("Prefix", ""))
+    return {
+        "prefix": prefix,
+        "status": r.get("Status", "").lower(),
+        "transitions": sorted(
+            [t.get("Days"), t["StorageClass"].lower()] for t in r.get("Transitions", [])
+        ),
+        "noncurrent_transitions": sorted(
+            [t.get("NoncurrentDays"), t["StorageClass"].lower()]
+            for t in r.get("NoncurrentVersionTransitions", [])
+        ),
+        "noncurrent_expiration_days": r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays"),
+        "expiration_days": r.get("Expiration", {}).get("Days"),
+        "abort_days": r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation"),
+    }
+
+
 def bucket(s3, name: str) -> dict | None:
     try:
         s3.head_bucket(Bucket=name)
@@ -222,7 +241,7 @@ def bucket(s3, name: str) -> dict | None:
         if not _missing(e, "NoSuchLifecycleConfiguration"):
             raise
         rules = []
-    out["lifecycle"] = {r.get("ID", ""): r for r in rules}
+    out["lifecycle"] = {r.get("ID", ""): _lifecycle_rule(r) for r in rules}
     try:
         controls = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"]
         out["object_ownership"] = controls[0]["ObjectOwnership"]
@@ -351,6 +370,14 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                 "images": {c["name"]: c["image"] for c in td["containerDefinitions"]},
                 "labels": {c["name"]: c.get("dockerLabels", {}) for c in td["containerDefinitions"]},
                 "desired_count": svc.get("desiredCount"),
+                "launch_type": svc.get("launchType"),
+                "capacity_provider_strategy": svc.get("capacityProviderStrategy", []),
+                "deployment_configuration": svc.get("deploymentConfiguration", {}),
+                "health_check_grace_period": svc.get("healthCheckGracePeriodSeconds"),
+                "network": svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {}),
+                "load_balancers": svc.get("loadBalancers", []),
+                "propagate_tags": svc.get("propagateTags"),
+                "deployments": len(svc.get("deployments", [])),
             }
     if p["cluster"] and p["service"]:
         resource = f"service/{p['cluster']}/{p['service']}"
@@ -374,7 +401,27 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                     "Attributes"
                 ]
             }
-            out["target_group"] = {"arn": tg["TargetGroupArn"], "attributes": attrs}
+            out["target_group"] = {
+                "arn": tg["TargetGroupArn"],
+                "protocol": tg.get("Protocol"),
+                "port": tg.get("Port"),
+                "vpc_id": tg.get("VpcId"),
+                "target_type": tg.get("TargetType"),
+                "health_check": {
+                    "protocol": tg.get("HealthCheckProtocol"),
+                    "port": tg.get("HealthCheckPort"),
+                    "path": tg.get("HealthCheckPath"),
+                    "interval": tg.get("HealthCheckIntervalSeconds"),
+                    "timeout": tg.get("HealthCheckTimeoutSeconds"),
+                    "healthy": tg.get("HealthyThresholdCount"),
+                    "unhealthy": tg.get("UnhealthyThresholdCount"),
+                    "matcher": tg.get("Matcher", {}).get("HttpCode"),
+                },
+                "deregistration_delay": int(attrs.get("deregistration_delay.timeout_seconds", -1)),
+                "tags": _tags(
+                    elbv2.describe_tags(ResourceArns=[tg["TargetGroupArn"]])["TagDescriptions"][0].get("Tags")
+                ),
+            }
         except botocore.exceptions.ClientError as e:
             if not _missing(e, "TargetGroupNotFound", "TargetGroupNotFoundException"):
                 raise
@@ -382,10 +429,43 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
     if p["load_balancer"]:
         try:
             lb = elbv2.describe_load_balancers(Names=[p["load_balancer"]])["LoadBalancers"][0]
+            arn = lb["LoadBalancerArn"]
+            listeners = []
+            for li in elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]:
+                actions = []
+                for a in li.get("DefaultActions", []):
+                    if a["Type"] == "forward":
+                        actions.append("forward>" + a.get("TargetGroupArn", ""))
+                    elif a["Type"] == "redirect":
+                        rc = a.get("RedirectConfig", {})
+                        actions.append(f"redirect>{rc.get('Protocol')}:{rc.get('Port')}:{rc.get('StatusCode')}")
+                    else:
+                        actions.append(a["Type"])
+                rules = elbv2.describe_rules(ListenerArn=li["ListenerArn"])["Rules"]
+                listeners.append(
+                    {
+                        "protocol": li["Protocol"],
+                        "port": li["Port"],
+                        "ssl_policy": li.get("SslPolicy", "") if li["Protocol"] == "HTTPS" else "",
+                        "certificates": sorted(c["CertificateArn"] for c in li.get("Certificates", [])),
+                        "actions": actions,
+                        "extra_rules": len([r for r in rules if not r.get("IsDefault")]),
+                    }
+                )
+            lb_attrs = {
+                a["Key"]: a["Value"]
+                for a in elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+            }
             out["load_balancer"] = {
-                "arn": lb["LoadBalancerArn"],
+                "arn": arn,
                 "dns_name": lb["DNSName"],
                 "zone_id": lb["CanonicalHostedZoneId"],
+                "scheme": lb.get("Scheme"),
+                "subnets": sorted(z["SubnetId"] for z in lb.get("AvailabilityZones", [])),
+                "security_groups": sorted(lb.get("SecurityGroups", [])),
+                "listeners": sorted(listeners, key=lambda x: x["port"]),
+                "attributes": lb_attrs,
+                "tags": _tags(elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags")),
             }
         except botocore.exceptions.ClientError as e:
             if not _missing(e, "LoadBalancerNotFound", "LoadBalancerNotFoundException"):
@@ -431,7 +511,7 @@ def main() -> None:
         if p["oidc_url"]:
             iam = module.client("iam")
             host = p["oidc_url"].split("://", 1)[-1].rstrip("/")
-            state["oidc_provider"] = next(
+            arn = next(
                 (
                     e["Arn"]
                     for e in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
@@ -439,6 +519,14 @@ def main() -> None:
                 ),
                 None,
             )
+            state["oidc_provider"] = None
+            if arn:
+                d = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+                state["oidc_provider"] = {
+                    "arn": arn,
+                    "client_ids": sorted(d.get("ClientIDList", [])),
+                    "thumbprints": sorted(t.lower() for t in d.get("ThumbprintList", [])),
+                }
         if any(p[k] for k in ("log_group", "cluster", "target_group", "load_balancer")):
             state["ecs"] = ecs_state(
                 module,
