@@ -103,7 +103,12 @@ def test_hardening_in_effect(host):
     out = host.check_output(
         "systemctl show -p NoNewPrivileges -p ProtectSystem -p PrivateTmp -p User crayon.service"
     )
-    for expected in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "User=crayon"):
+    for expected in (
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "User=crayon",
+    ):
         assert expected in out, out
 
 
@@ -125,7 +130,8 @@ def test_litestream_replicates_to_moto(host):
     # A write through SQLite itself (the app user owns the file), beside the app's own tables.
     host.check_output(
         "runuser -u crayon -- sqlite3 /var/lib/crayon/crayon.db "
-        f"\"CREATE TABLE IF NOT EXISTS verify_marker (v TEXT); INSERT INTO verify_marker VALUES ('{marker}');\""
+        '"CREATE TABLE IF NOT EXISTS verify_marker (v TEXT); '
+        f"INSERT INTO verify_marker VALUES ('{marker}');\""
     )
     deadline = time.monotonic() + 30
     keys: list[str] = []
