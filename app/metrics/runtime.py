@@ -35,6 +35,14 @@ def flush_interval(settings: Settings) -> float:
         return 1.0
 
 
+def sse_heartbeat_interval(settings: Settings) -> float:
+    raw = settings.extra.get("CRAYON_SSE_HEARTBEAT_SECONDS", "")
+    try:
+        return min(max(float(raw), 0.2), 60.0)
+    except ValueError:
+        return 15.0
+
+
 @dataclass
 class MetricsRuntime:
     recorder: MetricsRecorder
@@ -63,4 +71,5 @@ async def start(app: Starlette, settings: Settings, db: Database) -> MetricsRunt
     app.state.metrics = recorder
     app.state.changes = changes
     app.state.heartbeat_s = runtime.heartbeat_s
+    app.state.sse_heartbeat_s = sse_heartbeat_interval(settings)
     return runtime
