@@ -1,7 +1,8 @@
 """The ASGI application, composed explicitly: settings -> database -> storage -> routes.
 
 Request path: uvicorn -> RequestIdMiddleware (id + JSON access log) -> SecurityHeaders ->
-OriginSecret (when set) -> BodySizeLimit -> Router (app/web/routes.py) -> endpoint.
+OriginSecret (when set) -> BodySizeLimit -> AuthGate (app/auth/gate.py) -> Router
+(app/web/routes.py) -> endpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from app import migrate
+from app.auth.gate import AuthGate
+from app.auth.service import AuthService
 from app.db import Database
 from app.metrics.middleware import MetricsMiddleware
 from app.settings import Settings
@@ -28,7 +31,7 @@ from app.web.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
-from app.web.routes import build_routes
+from app.web.routes import PUBLIC_PATHS, build_routes
 from app.web.services import start_services
 
 log = logging.getLogger("crayon.app")
@@ -50,6 +53,8 @@ async def _drain_spool_forever(storage: SpoolingStorage) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
+    auth = AuthService(settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         problem = migrate.pending_message(settings.database_path)
@@ -68,6 +73,7 @@ def create_app(settings: Settings) -> Starlette:
         if isinstance(storage, SpoolingStorage):
             await asyncio.to_thread(storage.drain)
             background.append(asyncio.create_task(_drain_spool_forever(storage)))
+        await auth.start(db)
         stop_services = await start_services(app, settings, db, storage)
         log.info(
             "crayon started",
@@ -77,6 +83,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await stop_services()
+            await auth.stop()
             for task in background:
                 task.cancel()
             await db.close()
@@ -97,6 +104,8 @@ def create_app(settings: Settings) -> Starlette:
     middleware.append(
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_mb * 1024 * 1024 + 65536)
     )
+    # Innermost: sees the body only within the size limit; closes every non-public route.
+    middleware.append(Middleware(AuthGate, auth=auth, public_paths=PUBLIC_PATHS))
     app = Starlette(
         routes=build_routes(),
         middleware=middleware,
@@ -104,4 +113,5 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers=errors.handlers(),
     )
     app.state.settings = settings
+    app.state.auth = auth
     return app

@@ -12,6 +12,9 @@ from app.web.templating import templates
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     context.setdefault("settings", request.app.state.settings)
+    # The auth gate (app/auth/gate.py) puts the session here; base.html's logout form uses it.
+    context.setdefault("admin_session", getattr(request.state, "admin_session", None))
+    context.setdefault("csrf_token", getattr(request.state, "csrf_token", None))
     return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 

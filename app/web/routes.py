@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from app.auth.routes import auth_routes
 from app.web import analyses, config_page, dashboard, demo_page, health, history, pages
 from app.web.templating import STATIC_DIR
 
@@ -47,6 +48,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/history", history.history, name="history"),
         Route("/history/export.csv", history.export_csv, name="history_export"),
         Route("/config", config_page.config, name="config", methods=["GET", "POST"]),
+        *auth_routes(),
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
