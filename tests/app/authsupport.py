@@ -10,8 +10,8 @@ from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from app import migrate
-from app.main import create_app
 from app.analysis.training import save_model
+from app.main import create_app
 from app.settings import Settings
 from app.storage.local import LocalStorage
 from tests.pages.support import shared_model
