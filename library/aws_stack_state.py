@@ -61,6 +61,9 @@ options:
   load_balancer:
     description: ALB name to describe, with listeners and attributes.
     type: str
+  family:
+    description: Task definition family whose ACTIVE revisions to list.
+    type: str
 author: Crayon
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -489,6 +492,7 @@ def main() -> None:
             "service": {"type": "str"},
             "target_group": {"type": "str"},
             "load_balancer": {"type": "str"},
+            "family": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -527,6 +531,14 @@ def main() -> None:
                     "client_ids": sorted(d.get("ClientIDList", [])),
                     "thumbprints": sorted(t.lower() for t in d.get("ThumbprintList", [])),
                 }
+        if p["family"]:
+            ecs = module.client("ecs")
+            arns: list[str] = []
+            for page in ecs.get_paginator("list_task_definitions").paginate(
+                familyPrefix=p["family"], status="ACTIVE"
+            ):
+                arns += [a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == p["family"]]
+            state["task_definitions"] = arns
         if any(p[k] for k in ("log_group", "cluster", "target_group", "load_balancer")):
             state["ecs"] = ecs_state(
                 module,

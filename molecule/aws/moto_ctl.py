@@ -1,6 +1,6 @@
 """Start/stop the scenario's moto server and run ansible-playbook against it.
 
-    python molecule/aws/moto_ctl.py start STATE_DIR   # moto on a free loopback port + a test certificate
+    python molecule/aws/moto_ctl.py start STATE_DIR   # moto on a free loopback port + a cert
     python molecule/aws/moto_ctl.py stop STATE_DIR
     python molecule/aws/moto_ctl.py env STATE_DIR     # shell exports for a manual run
     python molecule/aws/moto_ctl.py play STATE_DIR [--expect-changed N|--allow-only TASK...] -- ARGS
@@ -64,6 +64,9 @@ def start(state_dir: Path) -> None:
     import boto3
 
     state_dir.mkdir(parents=True, exist_ok=True)
+    # moto runs no containers: report the desired tasks as running so that a deploy can
+    # reach a steady state (the rollout itself cannot be emulated).
+    os.environ["MOTO_ECS_SERVICE_RUNNING"] = "1"
     server = MotoServer(log_path=state_dir / "moto.log")
     server.start()
     require_loopback(server.url)
@@ -79,7 +82,14 @@ def start(state_dir: Path) -> None:
     arn = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
     assert server._proc is not None
     (state_dir / "moto.json").write_text(
-        json.dumps({"pid": server._proc.pid, "url": server.url, "port": server.port, "certificate_arn": arn})
+        json.dumps(
+            {
+                "pid": server._proc.pid,
+                "url": server.url,
+                "port": server.port,
+                "certificate_arn": arn,
+            }
+        )
     )
     print(json.dumps({"url": server.url, "certificate_arn": arn}))
 
@@ -138,9 +148,16 @@ def play(state_dir: Path, args: list[str], allow_only: list[str] | None, log_nam
                 if res.get("changed"):
                     changed.append(name)
                 if res.get("failed") or res.get("unreachable"):
-                    failed.append({"task": name, "host": host, "msg": res.get("msg"), "results": [
-                        r.get("msg") for r in res.get("results", []) if r.get("failed")
-                    ]})
+                    failed.append(
+                        {
+                            "task": name,
+                            "host": host,
+                            "msg": res.get("msg"),
+                            "results": [
+                                r.get("msg") for r in res.get("results", []) if r.get("failed")
+                            ],
+                        }
+                    )
     summary = {
         "playbook": " ".join(args),
         "seconds": round(took, 1),
@@ -149,7 +166,7 @@ def play(state_dir: Path, args: list[str], allow_only: list[str] | None, log_nam
         "changed_tasks": changed,
         "failed": failed,
     }
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(summary))
     if proc.returncode != 0 or failed:
         print(proc.stderr[-3000:])
         return 1

@@ -1,0 +1,73 @@
+"""Wall time of the AWS stack against a fresh moto: first build, no-op re-run, destroy.
+
+    .venv/bin/python bench/aws_stack.py [--playbook playbooks/site.yml]
+
+Starts its own moto server on a free loopback port (molecule/aws/moto_ctl.py), then times
+`ansible-playbook -i inventories/emulated playbooks/site.yml` three times and destroy.yml
+once. The second site.yml run is the moto "settle" run (moto's CreateService drops the
+deployment configuration, so the service is updated once; see molecule/aws/molecule.yml);
+the third is the no-op re-run users pay on every deploy and must report changed=0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CTL = REPO / "molecule" / "aws" / "moto_ctl.py"
+
+
+def _play(state: Path, name: str, *args: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, str(CTL), "play", str(state), "--log-name", name, "--", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        sys.exit(f"{name} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    result: dict[str, object] = json.loads(lines[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--playbook", default="playbooks/site.yml")
+    ns = ap.parse_args()
+    inv = ("-i", "inventories/emulated")
+    with tempfile.TemporaryDirectory(prefix="aws-stack-bench-") as tmp:
+        state = Path(tmp)
+        subprocess.run(
+            [sys.executable, str(CTL), "start", str(state)], check=True, capture_output=True
+        )
+        try:
+            rows = [
+                ("first build", _play(state, "build", *inv, ns.playbook)),
+                ("second run (moto settle)", _play(state, "settle", *inv, ns.playbook)),
+                ("no-op re-run", _play(state, "noop", *inv, ns.playbook)),
+                ("destroy", _play(state, "destroy", *inv, "playbooks/destroy.yml")),
+            ]
+        finally:
+            subprocess.run(
+                [sys.executable, str(CTL), "stop", str(state)], check=False, capture_output=True
+            )
+    load = os.getloadavg()
+    cpus = os.cpu_count()
+    print(f"AWS stack against moto ({ns.playbook}); load average {load[0]:.1f} on {cpus} CPUs")
+    for label, r in rows:
+        print(f"  {label:<26} {r['seconds']:>6.1f} s   changed={r['changed']}")
+    noop = rows[2][1]
+    if noop["changed"] != 0:
+        sys.exit(f"no-op re-run changed: {noop['changed_tasks']}")
+
+
+if __name__ == "__main__":
+    main()
