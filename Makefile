@@ -33,7 +33,7 @@ venv: $(VENV)/.app-installed
 
 run: $(VENV)/.app-installed
 	$(BIN)/crayon migrate
-	$(BIN)/crayon demo ensure 2>/dev/null || true
+	$(BIN)/crayon demo ensure
 	$(BIN)/crayon serve --reload --port $(PORT)
 
 system-deps:
