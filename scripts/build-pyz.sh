@@ -3,13 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
-mkdir -p dist
-rm -f dist/crayon.pyz
+# CRAYON_PYZ_OUTPUT writes elsewhere (tests build into a temp dir, leaving dist/ alone).
+OUT=${CRAYON_PYZ_OUTPUT:-dist/crayon.pyz}
+mkdir -p "$(dirname "$OUT")"
+rm -f "$OUT"
 "$BIN/shiv" --quiet \
   --console-script crayon \
-  --output-file dist/crayon.pyz \
+  --output-file "$OUT" \
   --python "/usr/bin/env python3" \
   --compressed \
   --reproducible \
   .
-ls -l dist/crayon.pyz
+ls -l "$OUT"
