@@ -40,7 +40,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     fd = None if reload else _systemd_fd()
     common = {
         "proxy_headers": True,
-        "forwarded_allow_ips": "*",
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "log_config": None,
         "timeout_graceful_shutdown": 10,
     }

@@ -107,6 +107,11 @@ class Settings:
     replica_sync_interval: str = "1s"
     reload: bool = False
     log_level: str = "INFO"
+    # Proxies in front of the app (CloudFront: 1; CloudFront then an ALB: 2). The login rate
+    # limit believes that many X-Forwarded-For entries from the right, and no more.
+    trusted_proxy_hops: int = 0
+    # Peers whose X-Forwarded-Proto/For uvicorn believes (for https links behind a proxy).
+    forwarded_allow_ips: str = "127.0.0.1"
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -174,6 +179,7 @@ class Settings:
             "source_url": get("SOURCE_URL") or cls.source_url,
             "replica_sync_interval": get("REPLICA_SYNC_INTERVAL") or "1s",
             "log_level": (get("LOG_LEVEL") or "INFO").upper(),
+            "forwarded_allow_ips": get("FORWARDED_ALLOW_IPS") or "127.0.0.1",
             "extra": {k: v for k, v in source.items() if k.startswith("CRAYON_")},
         }
         ints = {
@@ -184,6 +190,7 @@ class Settings:
             "LOGIN_ATTEMPTS_GLOBAL": ("login_attempts_global", 1, 100000),
             "LOGIN_WINDOW_SECONDS": ("login_window_seconds", 1, 86400),
             "MAX_UPLOAD_MB": ("max_upload_mb", 1, 10),
+            "TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", 0, 5),
         }
         for name, (attr, low, high) in ints.items():
             raw = get(name)
