@@ -217,10 +217,13 @@ def test_ssh_from_a_cidr_then_removed(built: dict[str, Any]) -> None:
     ssh = [r for r in rules if r.get("FromPort") == 22]
     assert len(ssh) == 1
     assert [r["CidrIp"] for r in ssh[0]["IpRanges"]] == ["198.51.100.7/32"]
-    closed = run_playbook(PLAYBOOK, env)
+    # Back to no SSH, this time with the image pinned by id: same instance, SSH rule gone.
+    inst = _instance(env)
+    closed = run_playbook(PLAYBOOK, env, {"aws_host_ec2_ami_id": inst["ImageId"]})
     assert closed.returncode == 0, _explain(closed)
     rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
     assert [r.get("FromPort") for r in rules] == [8000]
+    assert _instance(env)["InstanceId"] == inst["InstanceId"]
 
 
 def test_remove_leaves_no_host(built: dict[str, Any]) -> None:
