@@ -64,6 +64,10 @@ options:
   family:
     description: Task definition family whose ACTIVE revisions to list.
     type: str
+  caller:
+    description: Also return the caller's account id (STS GetCallerIdentity).
+    type: bool
+    default: false
 author: Crayon
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -477,6 +481,17 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
     return out
 
 
+_REQUEST_KEYS = (
+    "vpc_name",
+    "vpc_cidr",
+    "buckets",
+    "secrets",
+    "repository",
+    "roles",
+    "oidc_url",
+)
+
+
 def main() -> None:
     module = AnsibleAWSModule(
         argument_spec={
@@ -493,12 +508,17 @@ def main() -> None:
             "target_group": {"type": "str"},
             "load_balancer": {"type": "str"},
             "family": {"type": "str"},
+            "caller": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     p = module.params
-    state: dict = {}
+    # The request is echoed so that a role can tell whether a read made up front (preflight)
+    # covers exactly the names it manages.
+    state: dict = {"request": {k: v for k, v in p.items() if k in _REQUEST_KEYS}}
     try:
+        if p["caller"]:
+            state["account"] = module.client("sts").get_caller_identity()["Account"]
         if p["vpc_name"]:
             state["network"] = network(module.client("ec2"), p["vpc_name"], p["vpc_cidr"])
         if p["buckets"]:

