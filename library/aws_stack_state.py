@@ -90,12 +90,14 @@ state:
   type: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+    AnsibleAWSModule,
+)
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
 
 
 def _tags(items: list[dict] | None, key: str = "Key", value: str = "Value") -> dict:
@@ -129,9 +131,7 @@ def network(ec2, name: str, cidr: str) -> dict:
     vpc = vpcs[0]
     vpc_id = vpc["VpcId"]
     attr = {
-        a: ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=a)[
-            a[0].upper() + a[1:]
-        ]["Value"]
+        a: ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=a)[a[0].upper() + a[1:]]["Value"]
         for a in ("enableDnsSupport", "enableDnsHostnames")
     }
     flt = [{"Name": "vpc-id", "Values": [vpc_id]}]
@@ -161,7 +161,9 @@ def network(ec2, name: str, cidr: str) -> dict:
         route_tables[tags["Name"]] = {
             "id": rt["RouteTableId"],
             "routes": routes,
-            "subnets": sorted(a["SubnetId"] for a in rt.get("Associations", []) if a.get("SubnetId")),
+            "subnets": sorted(
+                a["SubnetId"] for a in rt.get("Associations", []) if a.get("SubnetId")
+            ),
             "tags": tags,
         }
     groups = {}
@@ -174,7 +176,7 @@ def network(ec2, name: str, cidr: str) -> dict:
             "tags": _tags(g.get("Tags")),
         }
     nat = ec2.describe_nat_gateways(
-        Filters=flt + [{"Name": "state", "Values": ["available", "pending"]}]
+        Filters=[*flt, {"Name": "state", "Values": ["available", "pending"]}]
     )["NatGateways"]
     return {
         "vpc": {
@@ -185,7 +187,9 @@ def network(ec2, name: str, cidr: str) -> dict:
             "tags": _tags(vpc.get("Tags")),
         },
         "subnets": subnets,
-        "igw": {"id": igws[0]["InternetGatewayId"], "tags": _tags(igws[0].get("Tags"))} if igws else None,
+        "igw": {"id": igws[0]["InternetGatewayId"], "tags": _tags(igws[0].get("Tags"))}
+        if igws
+        else None,
         "route_tables": route_tables,
         "security_groups": groups,
         "nat_gateways": [n["NatGatewayId"] for n in nat],
@@ -205,7 +209,9 @@ def _lifecycle_rule(r: dict) -> dict:
             [t.get("NoncurrentDays"), t["StorageClass"].lower()]
             for t in r.get("NoncurrentVersionTransitions", [])
         ),
-        "noncurrent_expiration_days": r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays"),
+        "noncurrent_expiration_days": r.get("NoncurrentVersionExpiration", {}).get(
+            "NoncurrentDays"
+        ),
         "expiration_days": r.get("Expiration", {}).get("Days"),
         "abort_days": r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation"),
     }
@@ -221,7 +227,9 @@ def bucket(s3, name: str) -> dict | None:
     out: dict = {"name": name}
     out["versioning"] = s3.get_bucket_versioning(Bucket=name).get("Status", "Disabled")
     try:
-        rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][
+            0
+        ]
         sse = rule["ApplyServerSideEncryptionByDefault"]
         out["encryption"] = {"algorithm": sse["SSEAlgorithm"], "key": sse.get("KMSMasterKeyID", "")}
     except botocore.exceptions.ClientError as e:
@@ -323,7 +331,9 @@ def role(iam, name: str) -> dict | None:
     for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
         doc = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
         inline[policy_name] = json.loads(doc) if isinstance(doc, str) else doc
-    attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
+    attached = [
+        p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    ]
     profiles = [
         p["InstanceProfileName"]
         for p in iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
@@ -347,7 +357,9 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
         groups = logs.describe_log_groups(logGroupNamePrefix=p["log_group"])["logGroups"]
         match = [g for g in groups if g["logGroupName"] == p["log_group"]]
         out["log_group"] = (
-            {"retention": match[0].get("retentionInDays"), "arn": match[0]["arn"]} if match else None
+            {"retention": match[0].get("retentionInDays"), "arn": match[0]["arn"]}
+            if match
+            else None
         )
     if p["cluster"]:
         found = ecs.describe_clusters(clusters=[p["cluster"]], include=["SETTINGS"])["clusters"]
@@ -357,7 +369,11 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                 "arn": c["clusterArn"],
                 "capacity_providers": sorted(c.get("capacityProviders", [])),
                 "strategy": [
-                    {"capacity_provider": s["capacityProvider"], "weight": s.get("weight", 0), "base": s.get("base", 0)}
+                    {
+                        "capacity_provider": s["capacityProvider"],
+                        "weight": s.get("weight", 0),
+                        "base": s.get("base", 0),
+                    }
                     for s in c.get("defaultCapacityProviderStrategy", [])
                 ],
                 "settings": {s["name"]: s["value"] for s in c.get("settings", [])},
@@ -370,12 +386,16 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
         svc = found[0] if found and found[0].get("status") == "ACTIVE" else None
         out["service"] = None
         if svc:
-            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])[
+                "taskDefinition"
+            ]
             out["service"] = {
                 "arn": svc["serviceArn"],
                 "task_definition": f"{td['family']}:{td['revision']}",
                 "images": {c["name"]: c["image"] for c in td["containerDefinitions"]},
-                "labels": {c["name"]: c.get("dockerLabels", {}) for c in td["containerDefinitions"]},
+                "labels": {
+                    c["name"]: c.get("dockerLabels", {}) for c in td["containerDefinitions"]
+                },
                 "desired_count": svc.get("desiredCount"),
                 "launch_type": svc.get("launchType"),
                 "capacity_provider_strategy": svc.get("capacityProviderStrategy", []),
@@ -392,7 +412,8 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
         policies = aas.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource)
         out["scaling"] = {
             "targets": [
-                {"min": t["MinCapacity"], "max": t["MaxCapacity"]} for t in targets["ScalableTargets"]
+                {"min": t["MinCapacity"], "max": t["MaxCapacity"]}
+                for t in targets["ScalableTargets"]
             ],
             "policies": {
                 sp["PolicyName"]: sp.get("TargetTrackingScalingPolicyConfiguration", {})
@@ -404,9 +425,9 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
             tg = elbv2.describe_target_groups(Names=[p["target_group"]])["TargetGroups"][0]
             attrs = {
                 a["Key"]: a["Value"]
-                for a in elbv2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])[
-                    "Attributes"
-                ]
+                for a in elbv2.describe_target_group_attributes(
+                    TargetGroupArn=tg["TargetGroupArn"]
+                )["Attributes"]
             }
             out["target_group"] = {
                 "arn": tg["TargetGroupArn"],
@@ -426,7 +447,9 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                 },
                 "deregistration_delay": int(attrs.get("deregistration_delay.timeout_seconds", -1)),
                 "tags": _tags(
-                    elbv2.describe_tags(ResourceArns=[tg["TargetGroupArn"]])["TagDescriptions"][0].get("Tags")
+                    elbv2.describe_tags(ResourceArns=[tg["TargetGroupArn"]])["TagDescriptions"][
+                        0
+                    ].get("Tags")
                 ),
             }
         except botocore.exceptions.ClientError as e:
@@ -445,7 +468,9 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                         actions.append("forward>" + a.get("TargetGroupArn", ""))
                     elif a["Type"] == "redirect":
                         rc = a.get("RedirectConfig", {})
-                        actions.append(f"redirect>{rc.get('Protocol')}:{rc.get('Port')}:{rc.get('StatusCode')}")
+                        actions.append(
+                            f"redirect>{rc.get('Protocol')}:{rc.get('Port')}:{rc.get('StatusCode')}"
+                        )
                     else:
                         actions.append(a["Type"])
                 rules = elbv2.describe_rules(ListenerArn=li["ListenerArn"])["Rules"]
@@ -454,7 +479,9 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                         "protocol": li["Protocol"],
                         "port": li["Port"],
                         "ssl_policy": li.get("SslPolicy", "") if li["Protocol"] == "HTTPS" else "",
-                        "certificates": sorted(c["CertificateArn"] for c in li.get("Certificates", [])),
+                        "certificates": sorted(
+                            c["CertificateArn"] for c in li.get("Certificates", [])
+                        ),
                         "actions": actions,
                         "extra_rules": len([r for r in rules if not r.get("IsDefault")]),
                     }
@@ -472,7 +499,9 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                 "security_groups": sorted(lb.get("SecurityGroups", [])),
                 "listeners": sorted(listeners, key=lambda x: x["port"]),
                 "attributes": lb_attrs,
-                "tags": _tags(elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags")),
+                "tags": _tags(
+                    elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags")
+                ),
             }
         except botocore.exceptions.ClientError as e:
             if not _missing(e, "LoadBalancerNotFound", "LoadBalancerNotFoundException"):
@@ -557,7 +586,11 @@ def main() -> None:
             for page in ecs.get_paginator("list_task_definitions").paginate(
                 familyPrefix=p["family"], status="ACTIVE"
             ):
-                arns += [a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == p["family"]]
+                arns += [
+                    a
+                    for a in page["taskDefinitionArns"]
+                    if a.split("/")[-1].rsplit(":", 1)[0] == p["family"]
+                ]
             state["task_definitions"] = arns
         if any(p[k] for k in ("log_group", "cluster", "target_group", "load_balancer")):
             state["ecs"] = ecs_state(

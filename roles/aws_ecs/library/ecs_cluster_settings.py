@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Cluster settings (Container Insights) of an ECS cluster: community.aws.ecs_cluster has no option."""
+"""Container Insights on an ECS cluster (community.aws.ecs_cluster has no option for it)."""
 
 from __future__ import annotations
 
@@ -41,12 +41,14 @@ settings:
   elements: dict
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+    AnsibleAWSModule,
+)
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
 
 
 def main() -> None:

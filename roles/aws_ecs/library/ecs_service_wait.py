@@ -78,12 +78,14 @@ stopped_reasons:
   elements: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+    AnsibleAWSModule,
+)
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
 
 
 def _same_td(a: str, b: str) -> bool:
@@ -113,7 +115,11 @@ def assess(service: dict[str, Any], wanted: str, stopped: int, max_stopped: int)
         and running == desired
     ):
         return "done", f"{running}/{desired} tasks running {wanted}"
-    return "wait", f"{running}/{desired} running, {len(deployments)} deployments, rollout {primary.get('rolloutState')}"
+    return (
+        "wait",
+        f"{running}/{desired} running, {len(deployments)} deployments, "
+        f"rollout {primary.get('rolloutState')}",
+    )
 
 
 def main() -> None:
@@ -140,23 +146,32 @@ def main() -> None:
             if not found:
                 module.fail_json(msg=f"service {p['service']} not found in {p['cluster']}")
             service = found[0]
-            events = [f"{e.get('createdAt')} {e.get('message')}" for e in service.get("events", [])[:10]]
+            events = [
+                f"{e.get('createdAt')} {e.get('message')}" for e in service.get("events", [])[:10]
+            ]
             stopped_arns = ecs.list_tasks(
                 cluster=p["cluster"], serviceName=p["service"], desiredStatus="STOPPED"
             ).get("taskArns", [])
             reasons = []
             if stopped_arns:
-                for task in ecs.describe_tasks(cluster=p["cluster"], tasks=stopped_arns[:20])["tasks"]:
+                for task in ecs.describe_tasks(cluster=p["cluster"], tasks=stopped_arns[:20])[
+                    "tasks"
+                ]:
                     if _same_td(task.get("taskDefinitionArn", ""), p["task_definition"]):
                         containers = "; ".join(
-                            f"{c.get('name')}: exit {c.get('exitCode')} {c.get('reason', '')}".strip()
+                            f"{c.get('name')}: exit {c.get('exitCode')} "
+                            f"{c.get('reason', '')}".strip()
                             for c in task.get("containers", [])
                         )
                         reasons.append(f"{task.get('stoppedReason', '')} [{containers}]")
-            verdict, why = assess(service, p["task_definition"], len(reasons), p["max_stopped_tasks"])
+            verdict, why = assess(
+                service, p["task_definition"], len(reasons), p["max_stopped_tasks"]
+            )
             waited = round(time.monotonic() - started, 1)
             if verdict == "done":
-                module.exit_json(changed=False, seconds=waited, events=events, stopped_reasons=reasons, msg=why)
+                module.exit_json(
+                    changed=False, seconds=waited, events=events, stopped_reasons=reasons, msg=why
+                )
             if verdict == "failed":
                 module.fail_json(
                     msg=f"Deploy of {p['task_definition']} failed after {waited}s: {why}",
@@ -166,7 +181,8 @@ def main() -> None:
                 )
             if waited >= p["timeout"]:
                 module.fail_json(
-                    msg=f"Deploy of {p['task_definition']} did not settle within {p['timeout']}s: {why}",
+                    msg=f"Deploy of {p['task_definition']} did not settle "
+                    f"within {p['timeout']}s: {why}",
                     seconds=waited,
                     events=events,
                     stopped_reasons=reasons,

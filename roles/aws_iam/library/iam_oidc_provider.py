@@ -52,12 +52,14 @@ arn:
   type: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+    AnsibleAWSModule,
+)
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
+    import botocore
 
 
 def _host(url: str) -> str:
