@@ -41,8 +41,11 @@ def _play(state: Path, name: str, *args: str) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--playbook", default="playbooks/site.yml")
+    ap.add_argument("--skip-tags", default="", help="e.g. aws_cdn,aws_monitoring,aws_budget")
     ns = ap.parse_args()
-    inv = ("-i", "inventories/emulated")
+    inv: tuple[str, ...] = ("-i", "inventories/emulated")
+    if ns.skip_tags:
+        inv += ("--skip-tags", ns.skip_tags)
     with tempfile.TemporaryDirectory(prefix="aws-stack-bench-") as tmp:
         state = Path(tmp)
         subprocess.run(
@@ -61,7 +64,9 @@ def main() -> None:
             )
     load = os.getloadavg()
     cpus = os.cpu_count()
-    print(f"AWS stack against moto ({ns.playbook}); load average {load[0]:.1f} on {cpus} CPUs")
+    skipped = f" --skip-tags {ns.skip_tags}" if ns.skip_tags else ""
+    print(f"AWS stack against moto ({ns.playbook}{skipped})")
+    print(f"  load average {load[0]:.1f} on {cpus} CPUs at the end")
     for label, r in rows:
         print(f"  {label:<26} {r['seconds']:>6.1f} s   changed={r['changed']}")
     noop = rows[2][1]
