@@ -14,6 +14,8 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from tests.support.moto_server import free_port
 
+pytestmark = pytest.mark.slow  # real ansible-playbook runs
+
 ROOT = Path(__file__).resolve().parents[2]
 PRICES = yaml.safe_load((ROOT / "cost" / "prices.yml").read_text())
 HOURS = PRICES["hours_per_month"]
