@@ -1,4 +1,4 @@
-"""Fixtures: an in-process app (TestClient) and a real `crayon serve` process."""
+"""Fixtures: an in-process app (anonymous `client`, logged-in `admin`) and a real server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.pages.support import Server, prepare_data_dir
+from tests.pages.support import Server, login, prepare_data_dir
 
 
 @pytest.fixture
@@ -21,6 +21,14 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def admin(settings: Settings) -> Iterator[TestClient]:
+    """A client logged in as the administrator (X-CSRF-Token set on every request)."""
+    with TestClient(create_app(settings)) as c:
+        login(c)
         yield c
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from PIL import Image, ImageDraw
 
 from app import migrate
@@ -23,6 +25,7 @@ from app.storage.local import LocalStorage
 
 BIN = Path(sys.executable).parent
 _MODEL: ReferenceModel | None = None
+ADMIN_PASSWORD = "a-local-password-123"
 
 
 def shared_model() -> ReferenceModel:
@@ -35,7 +38,7 @@ def shared_model() -> ReferenceModel:
 
 def prepare_data_dir(data_dir: Path) -> Settings:
     """A migrated database and a storage folder holding the shared model."""
-    settings = Settings(data_dir=data_dir, admin_password="a-local-password-123")
+    settings = Settings(data_dir=data_dir, admin_password=ADMIN_PASSWORD)
     migrate.upgrade(settings.database_path)
     save_model(LocalStorage(settings.local_storage_dir), shared_model())
     return settings
@@ -108,7 +111,7 @@ class Server:
             "CRAYON_ENV": "local",
             "CRAYON_DATA_DIR": str(self.data_dir),
             "CRAYON_PORT": str(self.port),
-            "CRAYON_ADMIN_PASSWORD": "a-local-password-123",
+            "CRAYON_ADMIN_PASSWORD": ADMIN_PASSWORD,
             **self.extra_env,
         }
         self.log = self.data_dir.parent / f"server-{self.port}.log"
@@ -140,3 +143,25 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def login(client: httpx.Client, password: str = ADMIN_PASSWORD) -> str:
+    """Log `client` in through the real form; sets and returns the session's CSRF token."""
+    page = client.get("/login")
+    match = _TOKEN.search(page.text)
+    assert match, "the login form has no CSRF token"
+    r = client.post(
+        "/login",
+        data={"password": password, "csrf_token": match.group(1)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    config = client.get("/config")
+    assert config.status_code == 200, config.status_code
+    token = _TOKEN.search(config.text)
+    assert token, "the logged-in page carries no CSRF token"
+    client.headers["X-CSRF-Token"] = token.group(1)
+    return token.group(1)

@@ -7,7 +7,6 @@ import json
 import socket
 import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -254,7 +253,8 @@ def test_score_is_always_within_0_and_1_through_the_api(
     assert json.dumps(body)  # JSON-clean: no NaN/inf
 
 
-def test_threshold_change_applies_to_new_analyses(client: TestClient, tmp_path: Path) -> None:
+def test_threshold_change_applies_to_new_analyses(admin: TestClient) -> None:
+    client = admin
     before = post(client, drawing_png()).json()
     r = client.post("/config", data={"threshold": "0.01"}, follow_redirects=False)
     assert r.status_code == 303

@@ -13,7 +13,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.web.demo_content import SAMPLES, ensure_demo
 from app.web.history import safe_cell, to_csv
-from tests.pages.support import drawing_png
+from tests.pages.support import drawing_png, login
 
 
 def test_demo_ensure_is_idempotent_and_the_page_shows_everything(settings: Settings) -> None:
@@ -22,6 +22,8 @@ def test_demo_ensure_is_idempotent_and_the_page_shows_everything(settings: Setti
     assert ensure_demo(settings, out=lines.append) == 0  # nothing to redo
     with TestClient(create_app(settings)) as client:
         page = client.get("/demo")
+        assert page.status_code == 200  # public
+        login(client)
         assert page.status_code == 200
         text = page.text
         assert "not a medical diagnosis" in text.lower()
@@ -51,7 +53,8 @@ def _upload(client: TestClient, age: str = "6-8") -> str:
     return str(r.json()["id"])
 
 
-def test_history_paginates_filters_and_exports(client: TestClient, settings: Settings) -> None:
+def test_history_paginates_filters_and_exports(admin: TestClient, settings: Settings) -> None:
+    client = admin
     ids = [_upload(client) for _ in range(3)]
     # backdate rows to exercise pages and the date filter without 30 uploads
     with sqlite3.connect(settings.database_path) as conn:
@@ -128,7 +131,8 @@ class _Replication:
         return {"ok": False, "error": "sync failed: access denied", "lag_s": 12}
 
 
-def test_config_shows_what_the_instance_runs_with(client: TestClient) -> None:
+def test_config_shows_what_the_instance_runs_with(admin: TestClient) -> None:
+    client = admin
     page = client.get("/config")
     assert page.status_code == 200
     text = page.text
@@ -139,3 +143,46 @@ def test_config_shows_what_the_instance_runs_with(client: TestClient) -> None:
     client.app.state.replication = _Replication()  # type: ignore[attr-defined]
     text = client.get("/config").text
     assert "sync failed: access denied" in text and "12" in text
+
+
+PROTECTED = [
+    "/dashboard",
+    "/history",
+    "/history/export.csv",
+    "/config",
+    "/api/metrics",
+    "/api/events",
+]
+PUBLIC = ["/demo", "/upload"]
+
+
+def test_admin_pages_are_closed_and_public_pages_open(client: TestClient) -> None:
+    for path in PROTECTED:
+        r = client.get(path, follow_redirects=False)
+        if path.startswith("/api/"):
+            assert r.status_code == 401, path
+        else:
+            assert r.status_code in (302, 303) and "/login" in r.headers["location"], path
+    assert client.post(
+        "/config", data={"threshold": "0.1"}, follow_redirects=False
+    ).status_code in (302, 303, 401, 403)
+    for path in PUBLIC:
+        assert client.get(path).status_code == 200, path
+    r = client.post(
+        "/api/analyses",
+        data={"age_group": "6-8"},
+        files={"file": ("d.png", drawing_png(), "image/png")},
+    )
+    assert r.status_code == 201  # the API is public: no cookie, no CSRF token needed
+    assert client.get(r.json()["result_url"]).status_code == 200
+    assert client.get(r.json()["heatmap_url"]).status_code == 200
+
+
+def test_logged_in_writes_need_the_csrf_token(admin: TestClient) -> None:
+    token = admin.headers.pop("X-CSRF-Token")
+    r = admin.post("/config", data={"threshold": "0.2"}, follow_redirects=False)
+    assert r.status_code == 403
+    r = admin.post(
+        "/config", data={"threshold": "0.2", "csrf_token": token}, follow_redirects=False
+    )
+    assert r.status_code == 303

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.pages.support import Server, drawing_png
+from tests.pages.support import Server, drawing_png, login
 
 
 @pytest.fixture
@@ -66,10 +66,17 @@ class Events:
 
 
 def test_stream_sends_figures_heartbeats_and_a_change_after_an_upload(live: Server) -> None:
-    with (
-        httpx.Client(base_url=live.url, timeout=30) as http,
-        http.stream("GET", "/api/events?window=24h") as response,
-    ):
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        assert http.get("/api/events").status_code == 401  # protected
+        login(http)
+        _stream_and_upload(live, http)
+    # the server noticed the disconnect: the stream's request finished and was logged
+    assert _wait(lambda: live.log.read_text().count('"path":"/api/events"') >= 2)
+    assert httpx.get(live.url + "/healthz").status_code == 200
+
+
+def _stream_and_upload(live: Server, http: httpx.Client) -> None:
+    with http.stream("GET", "/api/events?window=24h") as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-cache"
@@ -94,23 +101,19 @@ def test_stream_sends_figures_heartbeats_and_a_change_after_an_upload(live: Serv
             timeout=5,
         ), events.events[-1:]
         response.close()
-    # the server noticed the disconnect: the stream's request finished and was logged
-    assert _wait(lambda: '"path":"/api/events"' in live.log.read_text())
-    assert httpx.get(live.url + "/healthz").status_code == 200
 
 
 def test_stream_ends_cleanly_when_the_server_stops(live: Server) -> None:
     assert live.process is not None
-    with (
-        httpx.Client(base_url=live.url, timeout=30) as http,
-        http.stream("GET", "/api/events") as response,
-    ):
-        events = Events(response)
-        assert events.wait_for(lambda: bool(events.events))
-        started = time.monotonic()
-        live.process.send_signal(signal.SIGTERM)
-        assert events.closed.wait(8), "the stream did not end on shutdown"
-        assert any(n == "bye" for n, _ in events.events)
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        login(http)
+        with http.stream("GET", "/api/events") as response:
+            events = Events(response)
+            assert events.wait_for(lambda: bool(events.events))
+            started = time.monotonic()
+            live.process.send_signal(signal.SIGTERM)
+            assert events.closed.wait(8), "the stream did not end on shutdown"
+            assert any(n == "bye" for n, _ in events.events)
     code = live.process.wait(timeout=10)
     elapsed = time.monotonic() - started
     # uvicorn re-raises the captured SIGTERM after its graceful shutdown: -15 is a clean stop
