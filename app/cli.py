@@ -30,6 +30,11 @@ def _systemd_fd() -> int | None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.replication.runner import before_serve
+
+    outcome = before_serve(args, settings)  # --replicate / CRAYON_REPLICA_URL: exec Litestream
+    if outcome is not None:
+        return outcome
     problem = migrate.pending_message(settings.database_path)
     if problem:
         print(f"crayon: not serving. {problem}", file=sys.stderr)
@@ -130,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default CRAYON_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default CRAYON_PORT or 8000)")
     serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+    serve.add_argument(
+        "--replicate",
+        action="store_true",
+        help="run as Litestream's child, replicating to CRAYON_REPLICA_URL (implied when set)",
+    )
+    serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
     serve.set_defaults(handler=cmd_serve)
 
     mig = sub.add_parser("migrate", help="apply pending database migrations")
@@ -157,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
         "ensure", help="generate, analyse and store the demo samples (idempotent)"
     )
     ensure.set_defaults(handler=cmd_demo)
+
+    from app.replication.commands import add_parser as add_db_parser
+
+    add_db_parser(sub)
     return parser
 
 

@@ -21,6 +21,8 @@ from app.auth.gate import AuthGate
 from app.auth.service import AuthService
 from app.db import Database
 from app.metrics.middleware import MetricsMiddleware
+from app.replication import monitor as replication
+from app.replication.durable import DurableAckMiddleware
 from app.settings import Settings
 from app.storage.factory import build_storage
 from app.storage.spool import SpoolingStorage
@@ -75,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
             background.append(asyncio.create_task(_drain_spool_forever(storage)))
         await auth.start(db)
         stop_services = await start_services(app, settings, db, storage)
+        stop_replication = await replication.attach(app, settings)
         log.info(
             "crayon started",
             extra={"env": settings.env, "storage": storage.name, "db": str(db.path)},
@@ -82,6 +85,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await stop_replication()
             await stop_services()
             await auth.stop()
             for task in background:
@@ -106,6 +110,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     # Innermost: sees the body only within the size limit; closes every non-public route.
     middleware.append(Middleware(AuthGate, auth=auth, public_paths=PUBLIC_PATHS))
+    # CRAYON_DURABLE_WRITES: a write's answer waits until Litestream has shipped it.
+    middleware.append(Middleware(DurableAckMiddleware))
     app = Starlette(
         routes=build_routes(),
         middleware=middleware,

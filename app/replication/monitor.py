@@ -1,0 +1,304 @@
+"""The app's view of replication: status for /readyz and /config, alarms, durable acks.
+
+Litestream runs outside the app (its parent under `crayon serve --replicate`, or its own
+systemd unit on a host). The app talks to it only through its control socket:
+- a poll every few seconds (GET /list) records when Litestream last synced; when no sync has
+  succeeded for `stale_after` seconds, replication is failing: that is logged (JSON) and sent
+  as the EMF metric `ReplicationErrors` (so the CloudWatch alarm fires), and /readyz says so;
+- `wait_durable()` asks Litestream to ship what is committed and waits until the replica has
+  it (POST /sync with wait). Concurrent callers share one sync: a request that arrives while a
+  sync is running joins the next one, which starts as soon as the running one ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from starlette.applications import Starlette
+
+from app.metrics import emf
+from app.replication import litestream
+from app.replication.config import LitestreamPaths, parse_duration, paths_for
+from app.settings import Settings
+
+log = logging.getLogger("crayon.replication")
+
+POLL_SECONDS = 2.0
+REALERT_SECONDS = 60.0
+DEFAULT_DURABLE_TIMEOUT = 10.0
+
+
+class NotDurable(RuntimeError):
+    """A committed write could not be confirmed on the replica in time."""
+
+
+def _parse_time(text: object) -> float | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        # Go prints nanoseconds; Python takes at most microseconds.
+        head, dot, frac = text.rstrip("Z").partition(".")
+        value = head + (("." + frac[:6]) if dot else "")
+        return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _float_setting(settings: Settings, name: str, default: float) -> float:
+    raw = settings.extra.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+class Replication:
+    def __init__(
+        self,
+        paths: LitestreamPaths,
+        *,
+        replica_url: str | None,
+        sync_interval: float,
+        durable: bool,
+        durable_timeout: float = DEFAULT_DURABLE_TIMEOUT,
+        stale_after: float | None = None,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self.paths = paths
+        self.replica_url = replica_url
+        self.sync_interval = sync_interval
+        self.durable = durable
+        self.durable_timeout = durable_timeout
+        self.stale_after = stale_after or max(10.0, 5 * sync_interval)
+        self.poll_seconds = poll_seconds
+        self.started = time.time()
+        self.last_sync_at: float | None = None
+        self.litestream_state: str | None = None
+        self.reachable = False
+        self.failing_since: float | None = None
+        self.last_error: str | None = None
+        self.error_count = 0
+        self._last_alert = 0.0
+        self.replicated_txid: int | None = None
+        self.durable_syncs = 0
+        self.durable_waiters = 0
+        self._waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.poll_once()
+        self._tasks = [
+            asyncio.create_task(self._poll_forever(), name="replication-poll"),
+            asyncio.create_task(self._sync_loop(), name="replication-durable"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(NotDurable("the app is stopping"))
+        self._waiters.clear()
+
+    # -- status ------------------------------------------------------------------------------
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.poll_once()
+            except Exception:  # the monitor must outlive any surprise
+                log.exception("replication poll failed")
+
+    async def poll_once(self) -> None:
+        now = time.time()
+        try:
+            answer = await asyncio.to_thread(
+                litestream.control, self.paths.socket, "GET", "/list", None, 3.0
+            )
+        except litestream.ControlError as exc:
+            self.reachable = False
+            self._problem(now, f"Litestream is not answering: {exc}")
+            return
+        self.reachable = True
+        mine = None
+        for entry in answer.get("databases") or []:
+            if isinstance(entry, dict) and str(entry.get("path")) == str(self.paths.database):
+                mine = entry
+        if mine is None:
+            self._problem(now, f"Litestream does not replicate {self.paths.database}")
+            return
+        self.litestream_state = str(mine.get("status"))
+        synced = _parse_time(mine.get("last_sync_at"))
+        if synced is not None:
+            self.last_sync_at = synced
+        reference = self.last_sync_at or self.started
+        age = now - reference
+        if self.litestream_state != "replicating":
+            self._problem(now, f"Litestream reports {self.litestream_state!r}")
+        elif age > self.stale_after:
+            self._problem(
+                now,
+                f"no successful sync to the replica for {age:.0f} s "
+                f"(sync interval {self.sync_interval:g} s)",
+            )
+        else:
+            self._healthy(now)
+
+    def _problem(self, now: float, message: str) -> None:
+        first = self.failing_since is None
+        if first:
+            self.failing_since = now
+        self.last_error = message
+        if first or now - self._last_alert >= REALERT_SECONDS:
+            self._last_alert = now
+            self.error_count += 1
+            log.error(
+                "replication failing",
+                extra={"detail": message, "replica": self.replica_url, "since": self.failing_since},
+            )
+            emf.emit_replication_error(1, message)
+
+    def _healthy(self, now: float) -> None:
+        if self.failing_since is not None:
+            log.info(
+                "replication recovered",
+                extra={"after_s": round(now - self.failing_since, 1), "replica": self.replica_url},
+            )
+        self.failing_since = None
+
+    async def status(self) -> dict[str, Any]:
+        now = time.time()
+        since = None if self.last_sync_at is None else round(now - self.last_sync_at, 2)
+        body: dict[str, Any] = {
+            "ok": self.failing_since is None,
+            "replica": self.replica_url,
+            "litestream": self.litestream_state if self.reachable else "unreachable",
+            "last_sync_at": None
+            if self.last_sync_at is None
+            else datetime.fromtimestamp(self.last_sync_at, UTC).isoformat(timespec="seconds"),
+            "seconds_since_sync": since,
+            # Upper bound on how old an unshipped commit can be.
+            "lag_s": since,
+            "sync_interval_s": self.sync_interval,
+            "local_txid": litestream.local_txid(self.paths.state_dir),
+            "replicated_txid": self.replicated_txid,
+            "durable_writes": self.durable,
+            "errors": self.error_count,
+        }
+        if self.failing_since is not None:
+            body["error"] = self.last_error
+            body["failing_for_s"] = round(now - self.failing_since, 1)
+        elif self.last_error:
+            body["last_error"] = self.last_error
+        return body
+
+    # -- durable acknowledgements ------------------------------------------------------------
+    async def wait_durable(self, limit_s: float | None = None) -> dict[str, Any]:
+        """Return once every write committed before this call is on the replica.
+
+        Raises NotDurable when Litestream cannot confirm it within `limit_s` seconds
+        (default: durable_timeout).
+        """
+        limit = self.durable_timeout if limit_s is None else limit_s
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self.durable_waiters += 1
+        self._wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), limit)
+        except TimeoutError:
+            raise NotDurable(f"the replica did not confirm the write within {limit:g} s") from None
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._waiters = self._waiters, []
+            batch = [f for f in batch if not f.done()]
+            if not batch:
+                continue
+            try:
+                answer = await asyncio.to_thread(
+                    litestream.sync_wait,
+                    self.paths.socket,
+                    self.paths.database,
+                    self.durable_timeout,
+                )
+            except Exception as exc:
+                self._problem(time.time(), f"durable sync failed: {exc}")
+                for fut in batch:
+                    if not fut.done():
+                        fut.set_exception(NotDurable(str(exc)))
+                continue
+            self.durable_syncs += 1
+            replicated = answer.get("replicated_txid")
+            if isinstance(replicated, int):
+                self.replicated_txid = replicated
+            self.last_sync_at = time.time()
+            for fut in batch:
+                if not fut.done():
+                    fut.set_result(answer)
+
+
+def configured(settings: Settings) -> bool:
+    """Replication is in play when a replica URL or an external Litestream socket is set."""
+    return bool(settings.replica_url or settings.extra.get("CRAYON_LITESTREAM_SOCKET"))
+
+
+def hold_lock(paths: LitestreamPaths) -> IO[bytes] | None:
+    """A shared flock on `<db>.lock` while the app runs: `crayon db restore` sees a live db."""
+    try:
+        paths.lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(paths.lock, "ab")  # noqa: SIM115 - held for the app's lifetime
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        log.warning("could not take the database lock", extra={"error": str(exc)})
+        return None
+    return handle
+
+
+def build(settings: Settings) -> Replication:
+    return Replication(
+        paths_for(settings),
+        replica_url=settings.replica_url,
+        sync_interval=parse_duration(settings.replica_sync_interval),
+        durable=settings.durable_writes,
+        durable_timeout=_float_setting(settings, "CRAYON_DURABLE_TIMEOUT", DEFAULT_DURABLE_TIMEOUT),
+        stale_after=_float_setting(settings, "CRAYON_REPLICATION_STALE_S", 0.0) or None,
+    )
+
+
+async def attach(app: Starlette, settings: Settings) -> Callable[[], Awaitable[None]]:
+    """Called from the app's lifespan: the lock, and `app.state.replication` when configured."""
+    lock = hold_lock(paths_for(settings))
+    replication: Replication | None = None
+    if configured(settings):
+        replication = build(settings)
+        await replication.start()
+        app.state.replication = replication
+        log.info(
+            "replication monitor started",
+            extra={"socket": str(replication.paths.socket), "durable": replication.durable},
+        )
+    elif settings.durable_writes:
+        log.warning("CRAYON_DURABLE_WRITES is set but no replica is configured: ignored")
+
+    async def stop() -> None:
+        if replication is not None:
+            await replication.stop()
+        if lock is not None:
+            lock.close()
+
+    return stop
