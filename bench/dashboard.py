@@ -78,6 +78,10 @@ def fill(path: Path, n: int, now: float) -> float:
             "SELECT DISTINCT CAST(ts / 86400 AS INTEGER), session_hash FROM request_log "
             "WHERE kind != 'health'"
         )
+        conn.execute(
+            "INSERT INTO metrics_session_counts (day, sessions) "
+            "SELECT day, COUNT(*) FROM metrics_sessions_daily GROUP BY day"
+        )
         hour_now = int(now // 3600)
         conn.executemany(
             "INSERT INTO analysis_hourly (hour, analyses, anomalous, processing_ms_sum) "

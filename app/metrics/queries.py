@@ -72,7 +72,7 @@ async def usage_metrics(
     )
     assert r is not None
     sessions = await db.fetchval(
-        "SELECT COUNT(*) FROM metrics_sessions_daily WHERE day > ?", (day - window_days,)
+        "SELECT SUM(sessions) FROM metrics_session_counts WHERE day > ?", (day - window_days,)
     )
     countries = await db.fetchall(
         "SELECT country, SUM(requests) AS n FROM metrics_countries_daily WHERE day > ? "

@@ -151,7 +151,19 @@ async def write_batch(conn: aiosqlite.Connection, batch: list[RequestRecord]) ->
         "ON CONFLICT (day, country) DO UPDATE SET requests = requests + excluded.requests",
         [(d, c, n) for (d, c), n in countries.items()],
     )
-    await conn.executemany(
-        "INSERT OR IGNORE INTO metrics_sessions_daily (day, session_hash) VALUES (?, ?)",
-        sorted(sessions),
-    )
+    by_day: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for day, session in sorted(sessions):
+        by_day[day].append((day, session))
+    for day, pairs in by_day.items():
+        before = conn.total_changes
+        await conn.executemany(
+            "INSERT OR IGNORE INTO metrics_sessions_daily (day, session_hash) VALUES (?, ?)",
+            pairs,
+        )
+        new = conn.total_changes - before  # rows really inserted: sessions first seen now
+        if new:
+            await conn.execute(
+                "INSERT INTO metrics_session_counts (day, sessions) VALUES (?, ?) "
+                "ON CONFLICT (day) DO UPDATE SET sessions = sessions + excluded.sessions",
+                (day, new),
+            )

@@ -87,7 +87,8 @@ def test_metric_counts_equal_the_requests_made(mclient: TestClient, paths: list[
 
 def test_rollups_equal_the_raw_log(mclient: TestClient, settings: Settings) -> None:
     for i in range(30):
-        mclient.get(PATHS[i % len(PATHS)], headers={"CloudFront-Viewer-Country": "DE"})
+        headers = {"CloudFront-Viewer-Country": "DE", "User-Agent": f"agent {i % 7}"}
+        mclient.get(PATHS[i % len(PATHS)], headers=headers)
     metrics(mclient)
     with sqlite3.connect(settings.database_path) as conn:
         raw = conn.execute("SELECT COUNT(*), SUM(status >= 500) FROM request_log").fetchone()
@@ -102,7 +103,13 @@ def test_rollups_equal_the_raw_log(mclient: TestClient, settings: Settings) -> N
                 "SELECT country, SUM(requests) FROM metrics_countries_daily GROUP BY 1"
             ).fetchall()
         )
+        sessions = conn.execute(
+            "SELECT COUNT(DISTINCT CAST(ts / 86400 AS INTEGER) || session_hash) FROM request_log "
+            "WHERE kind != 'health'"
+        ).fetchone()[0]
+        counted = conn.execute("SELECT SUM(sessions) FROM metrics_session_counts").fetchone()[0]
     assert raw[0] == roll[0] and (raw[1] or 0) == (roll[1] or 0)
+    assert sessions == counted
     assert by_country == rolled_country
 
 
