@@ -57,8 +57,13 @@ async def uptime_percent(
     expected = last_slot - first_slot + 1
     if expected <= 0:
         return 100.0
+    # Beats are written at slot starts (ts = k * interval, the primary key), so with one
+    # interval a plain range count is exact and cheap; beats written under another interval
+    # (the setting changed) are counted by the slot they fall in.
     covered = await db.fetchval(
-        "SELECT COUNT(DISTINCT ts / ?) FROM heartbeats WHERE ts >= ? AND ts <= ?",
-        (interval_s, first_slot * interval_s, last_slot * interval_s),
+        "SELECT (SELECT COUNT(*) FROM heartbeats WHERE ts >= :a AND ts <= :b "
+        "AND interval_s = :i) + (SELECT COUNT(DISTINCT ts / :i) FROM heartbeats "
+        "WHERE ts >= :a AND ts <= :b AND interval_s != :i)",
+        {"a": first_slot * interval_s, "b": last_slot * interval_s, "i": interval_s},
     )
     return round(100.0 * min(int(covered or 0), expected) / expected, 3)
