@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -75,6 +76,23 @@ def upload(base: str, png: bytes) -> str:
         return str(json.load(r)["result_url"])
 
 
+def load_all_images(page: Any) -> None:
+    """Scroll every (lazy) image into view and wait until each has loaded."""
+    images = page.locator("img")
+    for i in range(images.count()):
+        images.nth(i).scroll_into_view_if_needed()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done = all(
+            images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+            for i in range(images.count())
+        )
+        if done:
+            break
+        time.sleep(0.2)
+    page.evaluate("() => window.scrollTo(0, 0)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
@@ -107,16 +125,15 @@ def main() -> int:
                 browser = pw.chromium.launch(executable_path=CHROMIUM)
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.goto(base + "/demo")
-                page.wait_for_load_state("networkidle")
+                load_all_images(page)
                 page.screenshot(path=str(out / "demo.png"), full_page=True)
                 page.goto(base + result_url)
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=str(out / "result.png"), full_page=True)
-                page.goto(base + "/login")
-                if page.locator("input[type=password]").count():
-                    page.fill("input[type=password]", PASSWORD)
-                    page.locator("form button[type=submit], form input[type=submit]").last.click()
-                    page.wait_for_load_state("networkidle")
+                page.goto(base + "/login?next=/dashboard")
+                page.fill("#password", PASSWORD)
+                with page.expect_navigation():
+                    page.click("#login")
                 page.goto(base + "/dashboard")
                 page.wait_for_selector("#live-status.on", timeout=10_000)
                 page.screenshot(path=str(out / "dashboard.png"), full_page=True)
