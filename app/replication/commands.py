@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import argparse
 import fcntl
 import json
@@ -88,7 +89,7 @@ def _timestamp(text: str) -> str:
 
 
 def integrity(path: Path) -> str:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         rows = conn.execute("PRAGMA integrity_check").fetchall()
     return "; ".join(str(r[0]) for r in rows)
 
@@ -142,7 +143,7 @@ def restore(
             if state.exists():
                 shutil.rmtree(state)
         os.replace(staging, target)
-    with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True)) as conn:
         try:
             revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         except sqlite3.Error:

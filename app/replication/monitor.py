@@ -195,6 +195,8 @@ class Replication:
             "local_txid": litestream.local_txid(self.paths.state_dir),
             "replicated_txid": self.replicated_txid,
             "durable_writes": self.durable,
+            "durable_waiters": self.durable_waiters,
+            "durable_syncs": self.durable_syncs,
             "errors": self.error_count,
         }
         if self.failing_since is not None:

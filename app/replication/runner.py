@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import argparse
 import fcntl
 import logging
@@ -154,7 +155,7 @@ def restore_if_missing(settings: Settings, paths: LitestreamPaths) -> bool:
     if not paths.database.exists():
         log.info("no replica yet: starting a new database", extra={"replica": settings.replica_url})
         return False
-    with sqlite3.connect(paths.database) as conn:
+    with contextlib.closing(sqlite3.connect(paths.database)) as conn:
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
     if verdict != "ok":
         raise StartRefused(f"the restored database fails its integrity check: {verdict}")
