@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.web.templating import templates
+from app.web.pages import render
 
 log = logging.getLogger("crayon.errors")
 
@@ -46,18 +46,11 @@ def error_response(
             status_code=status,
             headers=dict(headers or {}),
         )
-    return templates.TemplateResponse(
-        request,
-        "error.html",
-        {
-            "title": title,
-            "message": message,
-            "status": status,
-            "settings": request.app.state.settings,
-        },
-        status_code=status,
-        headers=dict(headers or {}),
+    response = render(
+        request, "error.html", status_code=status, title=title, message=message, status=status
     )
+    response.headers.update(dict(headers or {}))
+    return response
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

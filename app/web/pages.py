@@ -1,4 +1,4 @@
-"""The public pages and the frames of the protected ones."""
+"""Rendering shared by every page, and the two static pages (home, docs)."""
 
 from __future__ import annotations
 
@@ -22,25 +22,5 @@ async def home(request: Request) -> Response:
     return render(request, "home.html")
 
 
-async def demo(request: Request) -> Response:
-    return render(request, "demo.html")
-
-
-async def upload(request: Request) -> Response:
-    return render(request, "upload.html")
-
-
 async def docs(request: Request) -> Response:
     return render(request, "docs.html")
-
-
-async def dashboard(request: Request) -> Response:
-    return render(request, "dashboard.html")
-
-
-async def history(request: Request) -> Response:
-    return render(request, "history.html")
-
-
-async def config(request: Request) -> Response:
-    return render(request, "config.html")
