@@ -37,7 +37,8 @@ mkdir -p "$CTX/tools"
 cp scripts/image-trim.py "$CTX/tools/image-trim.py"
 
 log "podman build $NAME:$VERSION (base $BASE)"
-podman build \
+# Docker format: the OCI image format has no HEALTHCHECK, and podman would drop it.
+podman build --format docker \
   --ulimit nofile=20000:20000 \
   --build-arg "BASE_IMAGE=$BASE" \
   --build-arg "VERSION=$VERSION" \

@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import argparse
+import contextlib
 import fcntl
 import logging
 import os

@@ -157,10 +157,8 @@ class ReplicatedApp:
         litestream_pid, app_pids = self.pids()
         os.killpg(self.proc.pid, signal.SIGKILL)
         for pid in [litestream_pid, *app_pids]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.proc.wait(timeout=10)
         deadline = time.monotonic() + 10
         while any(alive(p) for p in app_pids) and time.monotonic() < deadline:
