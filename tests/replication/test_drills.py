@@ -177,3 +177,30 @@ def test_restore_refuses_a_live_database(replicated: Callable[..., ReplicatedApp
     forced = app.crayon("db", "restore", "--force")
     assert forced.returncode == 0, forced.stderr
     assert kept in analysis_ids(app.db_path)
+
+
+def test_rollback_to_a_point_in_time_then_host_loss(
+    replicated: Callable[..., ReplicatedApp],
+) -> None:
+    """The runbook: stop, `crayon db restore --timestamp T --force`, start. The replica then
+    follows the rolled-back database: a later host loss brings back that state plus new writes."""
+    app = replicated(durable=True).start()
+    kept = [app.upload(s).json()["id"] for s in range(3)]
+    time.sleep(2.5)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    time.sleep(2.5)
+    undone = [app.upload(s).json()["id"] for s in range(10, 13)]
+    assert app.stop() == 0
+    done = app.crayon("db", "restore", "--timestamp", stamp, "--force")
+    assert done.returncode == 0, done.stderr
+    ids = analysis_ids(app.db_path)
+    assert set(kept) <= ids and not ids & set(undone)
+
+    app.start()
+    new = [app.upload(s).json()["id"] for s in range(20, 23)]
+    app.kill9()
+    app.lose_local_database()
+    app.start()
+    ids = analysis_ids(app.db_path)
+    assert {*kept, *new} <= ids
+    assert not ids & set(undone)
