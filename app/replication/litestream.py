@@ -108,10 +108,18 @@ def sync_wait(socket_path: Path | str, database: Path, timeout_s: float) -> dict
         {"path": str(database), "wait": True, "timeout": seconds},
         timeout=seconds + 2.0,
     )
-    txid, replicated = answer.get("txid"), answer.get("replicated_txid")
-    if isinstance(txid, int) and isinstance(replicated, int) and replicated < txid:
-        raise ControlError(f"litestream replicated txid {replicated} < local txid {txid}")
     return answer
+
+
+def shipped(answer: dict[str, Any], target: int | None = None) -> bool:
+    """Whether a /sync answer shows the replica holding `target` (default: the answer's txid).
+    `-wait` is best effort: right after start, or when a background sync races it, Litestream
+    can answer before the replica has caught up (replicated_txid < txid)."""
+    txid, replicated = answer.get("txid"), answer.get("replicated_txid")
+    if not isinstance(replicated, int):
+        return False
+    goal = target if target is not None else txid
+    return not isinstance(goal, int) or replicated >= goal
 
 
 def local_txid(state_dir: Path) -> int | None:

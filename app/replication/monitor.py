@@ -232,12 +232,7 @@ class Replication:
             if not batch:
                 continue
             try:
-                answer = await asyncio.to_thread(
-                    litestream.sync_wait,
-                    self.paths.socket,
-                    self.paths.database,
-                    self.durable_timeout,
-                )
+                answer = await self._sync_until_shipped()
             except Exception as exc:
                 self._problem(time.time(), f"durable sync failed: {exc}")
                 for fut in batch:
@@ -252,6 +247,35 @@ class Replication:
             for fut in batch:
                 if not fut.done():
                     fut.set_result(answer)
+
+    async def _sync_until_shipped(self) -> dict[str, Any]:
+        """POST /sync with wait, again until the replica holds the txid the first answer
+        named (every write of the batch committed before it), or the durable timeout."""
+        deadline = time.monotonic() + self.durable_timeout
+        target: int | None = None
+        pause = 0.02
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                answer = await asyncio.to_thread(
+                    litestream.sync_wait, self.paths.socket, self.paths.database, max(left, 1.0)
+                )
+            except litestream.ControlError as exc:
+                if time.monotonic() + pause >= deadline:
+                    raise
+                log.warning("durable sync retry", extra={"detail": str(exc)})
+            else:
+                if target is None and isinstance(answer.get("txid"), int):
+                    target = answer["txid"]
+                if litestream.shipped(answer, target):
+                    return answer
+                if time.monotonic() + pause >= deadline:
+                    raise litestream.ControlError(
+                        f"replica at txid {answer.get('replicated_txid')}, "
+                        f"write at txid {target} (timeout {self.durable_timeout:g} s)"
+                    )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
 
 
 def configured(settings: Settings) -> bool:
