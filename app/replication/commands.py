@@ -182,21 +182,7 @@ def replica_files(settings: Settings, paths: LitestreamPaths) -> list[dict[str, 
         raise CommandError(
             f"litestream ltx failed: {(done.stderr or done.stdout).strip()[-500:]}", 1
         )
-    files = []
-    for line in done.stdout.splitlines()[1:]:
-        cols = line.split()
-        if len(cols) != 5:
-            continue
-        files.append(
-            {
-                "level": int(cols[0]),
-                "min_txid": int(cols[1], 16),
-                "max_txid": int(cols[2], 16),
-                "size": int(cols[3]),
-                "created": cols[4],
-            }
-        )
-    return files
+    return litestream.parse_ltx_listing(done.stdout)
 
 
 def status(settings: Settings) -> dict[str, Any]:
@@ -227,6 +213,7 @@ def status(settings: Settings) -> dict[str, Any]:
             body["point_in_time_from"] = min(f["created"] for f in l0)
     else:
         body["replica_txid"] = None
+    body["restorable"] = litestream.chain_gap(files) or "yes"
     local, remote = body["local_txid"], body.get("replica_txid")
     if isinstance(local, int) and isinstance(remote, int):
         body["lag_txids"] = max(0, local - remote)

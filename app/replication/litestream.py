@@ -138,3 +138,43 @@ def local_txid(state_dir: Path) -> int | None:
             continue
         best = value if best is None or value > best else best
     return best
+
+
+def parse_ltx_listing(text: str) -> list[dict[str, Any]]:
+    """`litestream ltx -level all` output: level, min_txid, max_txid, size, created."""
+    files = []
+    for line in text.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) != 5:
+            continue
+        try:
+            files.append(
+                {
+                    "level": int(cols[0]),
+                    "min_txid": int(cols[1], 16),
+                    "max_txid": int(cols[2], 16),
+                    "size": int(cols[3]),
+                    "created": cols[4],
+                }
+            )
+        except ValueError:
+            continue
+    return files
+
+
+def chain_gap(files: list[dict[str, Any]]) -> str | None:
+    """None when the replica's files cover every transaction from 1 to the newest (so a
+    restore can rebuild the database), else what is missing. A replica whose base was lost
+    (a wiped bucket, an over-eager lifecycle rule) can still receive new increments that
+    Litestream reports as replicated; this is how that is noticed."""
+    if not files:
+        return "the replica holds no files"
+    newest = max(f["max_txid"] for f in files)
+    reach = 0
+    for f in sorted(files, key=lambda f: (f["min_txid"], -f["max_txid"])):
+        if f["min_txid"] > reach + 1:
+            break
+        reach = max(reach, f["max_txid"])
+    if reach >= newest:
+        return None
+    return f"transactions {reach + 1:#x}.. are missing below {newest:#x}: not restorable"

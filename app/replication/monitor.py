@@ -31,6 +31,7 @@ from app.settings import Settings
 log = logging.getLogger("crayon.replication")
 
 POLL_SECONDS = 2.0
+VERIFY_SECONDS = 300.0
 REALERT_SECONDS = 60.0
 DEFAULT_DURABLE_TIMEOUT = 10.0
 
@@ -70,6 +71,8 @@ class Replication:
         durable_timeout: float = DEFAULT_DURABLE_TIMEOUT,
         stale_after: float | None = None,
         poll_seconds: float = POLL_SECONDS,
+        verify_seconds: float = VERIFY_SECONDS,
+        binary: str | None = None,
     ) -> None:
         self.paths = paths
         self.replica_url = replica_url
@@ -78,6 +81,11 @@ class Replication:
         self.durable_timeout = durable_timeout
         self.stale_after = stale_after or max(10.0, 5 * sync_interval)
         self.poll_seconds = poll_seconds
+        self.verify_seconds = verify_seconds
+        self.binary = binary
+        self.replica_check: str | None = None
+        self.replica_checked_at: float | None = None
+        self.replica_broken: str | None = None
         self.started = time.time()
         self.last_sync_at: float | None = None
         self.litestream_state: str | None = None
@@ -100,6 +108,8 @@ class Replication:
             asyncio.create_task(self._poll_forever(), name="replication-poll"),
             asyncio.create_task(self._sync_loop(), name="replication-durable"),
         ]
+        if self.verify_seconds > 0 and self.binary and self.paths.config.is_file():
+            self._tasks.append(asyncio.create_task(self._verify_forever(), name="replica-verify"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -153,8 +163,54 @@ class Replication:
                 f"no successful sync to the replica for {age:.0f} s "
                 f"(sync interval {self.sync_interval:g} s)",
             )
+        elif self.replica_broken:
+            self._problem(now, f"the replica is not restorable: {self.replica_broken}")
         else:
             self._healthy(now)
+
+    async def _verify_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.verify_seconds)
+            try:
+                await self.verify_replica()
+            except Exception:
+                log.exception("replica verification failed to run")
+
+    async def verify_replica(self) -> str | None:
+        """List the replica's files (a few S3 LIST requests) and check that they still form a
+        restorable chain. Returns the problem, or None."""
+        assert self.binary is not None
+        proc = await asyncio.create_subprocess_exec(
+            self.binary,
+            "ltx",
+            "-config",
+            str(self.paths.config),
+            "-level",
+            "all",
+            str(self.paths.database),
+            env=litestream.environment(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return None  # S3 slow or down: the sync monitor reports that
+        self.replica_checked_at = time.time()
+        if proc.returncode != 0:
+            return None
+        gap = litestream.chain_gap(litestream.parse_ltx_listing(out.decode()))
+        if gap and litestream.local_txid(self.paths.state_dir) is None:
+            gap = None  # nothing captured locally yet: an empty replica is expected
+        self.replica_check = gap or "restorable"
+        if gap:
+            self.replica_broken = gap
+            self._problem(time.time(), f"the replica is not restorable: {gap}")
+        elif self.replica_broken:
+            self.replica_broken = None
+        return gap
 
     def _problem(self, now: float, message: str) -> None:
         first = self.failing_since is None
@@ -198,6 +254,7 @@ class Replication:
             "durable_waiters": self.durable_waiters,
             "durable_syncs": self.durable_syncs,
             "errors": self.error_count,
+            "replica_check": self.replica_check,
         }
         if self.failing_since is not None:
             body["error"] = self.last_error
@@ -303,7 +360,16 @@ def build(settings: Settings) -> Replication:
         durable=settings.durable_writes,
         durable_timeout=_float_setting(settings, "CRAYON_DURABLE_TIMEOUT", DEFAULT_DURABLE_TIMEOUT),
         stale_after=_float_setting(settings, "CRAYON_REPLICATION_STALE_S", 0.0) or None,
+        verify_seconds=_float_setting(settings, "CRAYON_REPLICA_VERIFY_S", VERIFY_SECONDS),
+        binary=_binary_or_none(settings),
     )
+
+
+def _binary_or_none(settings: Settings) -> str | None:
+    try:
+        return litestream.binary(settings)
+    except litestream.LitestreamMissing:
+        return None
 
 
 async def attach(app: Starlette, settings: Settings) -> Callable[[], Awaitable[None]]:

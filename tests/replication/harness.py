@@ -85,6 +85,7 @@ class ReplicatedApp:
     durable: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
     prefix: str = "db"
+    endpoint: str | None = None  # e.g. an S3Link in front of moto
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -101,6 +102,8 @@ class ReplicatedApp:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CRAYON_"))}
         env.update(self.moto.env())
+        if self.endpoint:
+            env["AWS_ENDPOINT_URL"] = env["AWS_URL"] = self.endpoint
         env.update(
             {
                 "CRAYON_DATA_DIR": str(self.data_dir),
@@ -210,3 +213,81 @@ def analysis_ids(db: Path) -> set[str]:
 
 def fresh_db(path: Path) -> None:
     migrate.upgrade(path)
+
+
+class S3Link:
+    """A TCP relay on loopback between the app/Litestream and moto, which a test can cut and
+    restore: an S3 outage with S3's state kept (stopping moto would also wipe its buckets)."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+        import threading
+
+        self._socket_mod = socket
+        self._threading = threading
+        self.target_port = target_port
+        self.port = free_port()
+        self.up = True
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server.settimeout(0.2)
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            try:
+                upstream = self._socket_mod.create_connection(("127.0.0.1", self.target_port), 2)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src: Any, dst: Any) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        self.up = False
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(self._socket_mod.SHUT_RDWR)
+                conn.close()
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self._server.close()
