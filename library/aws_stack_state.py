@@ -64,6 +64,14 @@ options:
   family:
     description: Task definition family whose ACTIVE revisions to list.
     type: str
+  sns_topic:
+    description: SNS topic name to look up (ARN, display name, subscriptions, tags).
+    type: str
+  alarms:
+    description: Metric alarm names to describe (in cloudwatch_metric_alarm_info's shape).
+    type: list
+    elements: str
+    default: []
   caller:
     description: Also return the caller's account id (STS GetCallerIdentity).
     type: bool
@@ -92,6 +100,9 @@ state:
 
 import contextlib  # noqa: E402 - Ansible modules document themselves first
 
+from ansible.module_utils.common.dict_transformations import (  # noqa: E402
+    camel_dict_to_snake_dict,
+)
 from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
     AnsibleAWSModule,
 )
@@ -289,6 +300,44 @@ def secret(sm, name: str) -> dict | None:
         "kms_key_id": d.get("KmsKeyId", ""),
         "tags": _tags(d.get("Tags")),
     }
+
+
+def sns_topic(sns, name: str) -> dict | None:
+    arn = None
+    for page in sns.get_paginator("list_topics").paginate():
+        found = [t["TopicArn"] for t in page["Topics"] if t["TopicArn"].split(":")[-1] == name]
+        arn = found[0] if found else None
+        if arn:
+            break
+    if arn is None:
+        return None
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    subs = []
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn):
+        subs += [
+            {"protocol": x["Protocol"], "endpoint": x["Endpoint"]}
+            for x in page["Subscriptions"]
+            if x.get("SubscriptionArn") != "Deleted"
+        ]
+    return {
+        "arn": arn,
+        "display_name": attrs.get("DisplayName", ""),
+        "subscriptions": sorted(subs, key=lambda x: (x["protocol"], x["endpoint"])),
+        "tags": _tags(sns.list_tags_for_resource(ResourceArn=arn).get("Tags")),
+    }
+
+
+def metric_alarms(cw, names: list[str]) -> dict:
+    """name -> the alarm in cloudwatch_metric_alarm_info's snake_case shape, or None."""
+    out: dict = dict.fromkeys(names)
+    for i in range(0, len(names), 100):
+        for page in cw.get_paginator("describe_alarms").paginate(
+            AlarmNames=names[i : i + 100], AlarmTypes=["MetricAlarm"]
+        ):
+            for a in page["MetricAlarms"]:
+                if a["AlarmName"] in out:
+                    out[a["AlarmName"]] = camel_dict_to_snake_dict(a)
+    return out
 
 
 def repository(ecr, name: str) -> dict | None:
@@ -537,6 +586,8 @@ def main() -> None:
             "target_group": {"type": "str"},
             "load_balancer": {"type": "str"},
             "family": {"type": "str"},
+            "sns_topic": {"type": "str"},
+            "alarms": {"type": "list", "elements": "str", "default": []},
             "caller": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
@@ -556,6 +607,10 @@ def main() -> None:
         if p["secrets"]:
             sm = module.client("secretsmanager")
             state["secrets"] = {s: secret(sm, s) for s in p["secrets"]}
+        if p["sns_topic"]:
+            state["sns_topic"] = sns_topic(module.client("sns"), p["sns_topic"])
+        if p["alarms"]:
+            state["alarms"] = metric_alarms(module.client("cloudwatch"), p["alarms"])
         if p["repository"]:
             state["repository"] = repository(module.client("ecr"), p["repository"])
         if p["roles"]:

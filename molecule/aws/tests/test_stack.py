@@ -228,7 +228,7 @@ def test_no_star_action_on_star_resource_anywhere(aws: Aws) -> None:
                     assert set(actions) <= ALLOWED_STAR_RESOURCE_ACTIONS, (role, st)
 
 
-def test_execution_role_pulls_its_repo_logs_and_reads_two_secrets(aws: Aws) -> None:
+def test_execution_role_pulls_its_repo_logs_and_reads_three_secrets(aws: Aws) -> None:
     (doc,) = _policies(aws, f"{NAME}-ecs-execution")
     by_sid = {st["Sid"]: st for st in doc["Statement"]}
     assert by_sid["EcrPull"]["Resource"] == f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/{NAME}"
@@ -236,6 +236,7 @@ def test_execution_role_pulls_its_repo_logs_and_reads_two_secrets(aws: Aws) -> N
     assert sorted(by_sid["Secrets"]["Resource"]) == [
         f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:crayon/emulated/admin-??????",
         f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:crayon/emulated/session-??????",
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{NAME}/origin-verify-??????",
     ]
     trust = aws("iam").get_role(RoleName=f"{NAME}-ecs-execution")["Role"][
         "AssumeRolePolicyDocument"
@@ -324,15 +325,21 @@ def test_task_definition(aws: Aws) -> None:
     assert env["CRAYON_REPLICA_URL"] == f"s3://{REPLICA_BUCKET}/db"
     assert env["CRAYON_ADMIN_SECRET_ID"] == "crayon/emulated/admin"
     assert env["CRAYON_SESSION_SECRET_ID"] == "crayon/emulated/session"
+    # Viewer -> CloudFront -> ALB -> task.
+    assert env["CRAYON_TRUSTED_PROXY_HOPS"] == "2"
+    assert env["CRAYON_FORWARDED_ALLOW_IPS"] == "*"
     assert not any("hash" in k.lower() or "key" in k.lower() for k in env), (
         "secrets never as plain env"
     )
     secrets = {s["name"]: s["valueFrom"] for s in c["secrets"]}
     admin_arn = sm.describe_secret(SecretId="crayon/emulated/admin")["ARN"]
     session_arn = sm.describe_secret(SecretId="crayon/emulated/session")["ARN"]
+    origin_arn = sm.describe_secret(SecretId=f"{NAME}/origin-verify")["ARN"]
     assert secrets == {
         "CRAYON_ADMIN_PASSWORD_HASH": f"{admin_arn}:password_hash::",
         "CRAYON_SESSION_KEY": f"{session_arn}:session_key::",
+        # The whole plain-string secret CloudFront sends as X-Origin-Verify (aws_cdn).
+        "CRAYON_ORIGIN_SECRET": origin_arn,
     }
     log = c["logConfiguration"]
     assert log["logDriver"] == "awslogs" and log["options"]["awslogs-group"] == f"/ecs/{NAME}"
