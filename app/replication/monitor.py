@@ -94,6 +94,7 @@ class Replication:
         self.last_error: str | None = None
         self.error_count = 0
         self._last_alert = 0.0
+        self._alerted_kind = ""
         self.replicated_txid: int | None = None
         self.durable_syncs = 0
         self.durable_waiters = 0
@@ -217,8 +218,10 @@ class Replication:
         if first:
             self.failing_since = now
         self.last_error = message
-        if first or now - self._last_alert >= REALERT_SECONDS:
+        kind = message.split(":", 1)[0]
+        if first or kind != self._alerted_kind or now - self._last_alert >= REALERT_SECONDS:
             self._last_alert = now
+            self._alerted_kind = kind
             self.error_count += 1
             log.error(
                 "replication failing",
@@ -233,6 +236,7 @@ class Replication:
                 extra={"after_s": round(now - self.failing_since, 1), "replica": self.replica_url},
             )
         self.failing_since = None
+        self._alerted_kind = ""
 
     async def status(self) -> dict[str, Any]:
         now = time.time()

@@ -116,3 +116,14 @@ def test_local_txid_reads_level0_names(tmp_path: Path) -> None:
         (level0 / name).touch()
     assert litestream.local_txid(tmp_path) == 10
     assert litestream.local_txid(tmp_path / "missing") is None
+
+
+def test_chain_gap_finds_a_missing_base() -> None:
+    def f(level: int, lo: int, hi: int) -> dict[str, int]:
+        return {"level": level, "min_txid": lo, "max_txid": hi}
+
+    assert litestream.chain_gap([f(9, 1, 5), f(0, 6, 6), f(0, 7, 7)]) is None
+    assert litestream.chain_gap([f(1, 1, 3), f(0, 2, 4), f(0, 5, 5)]) is None
+    assert "missing" in (litestream.chain_gap([f(0, 5, 5), f(0, 6, 6)]) or "")
+    assert "missing" in (litestream.chain_gap([f(9, 1, 3), f(0, 5, 5)]) or "")
+    assert litestream.chain_gap([]) == "the replica holds no files"

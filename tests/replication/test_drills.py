@@ -8,12 +8,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import pytest
 
 from tests.replication.harness import (
+    BUCKET,
     ReplicatedApp,
     S3Link,
     analysis_ids,
+    bucket_keys,
     make_bucket,
 )
 from tests.support.moto_server import MotoServer
@@ -274,3 +277,36 @@ def test_no_start_over_an_unreadable_replica(replicated: Callable[..., Replicate
     assert done.returncode == 1
     assert "could not read the replica" in done.stderr
     assert not app.db_path.exists()
+
+
+def test_a_replica_that_lost_its_base_is_reported(replicated: Callable[..., ReplicatedApp]) -> None:
+    """Deterministic form of the wiped replica: the files that start the chain (txid 1) are
+    deleted from the bucket behind Litestream's back (a lifecycle rule, a person)."""
+    app = replicated(durable=True, extra_env={"CRAYON_REPLICA_VERIFY_S": "2"}).start()
+    for seed in range(3):
+        assert app.upload(seed).status_code == 201
+    time.sleep(3)
+    assert app.replication()["ok"] is True
+    assert app.replication()["replica_check"] == "restorable"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=app.moto.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    base = [k for k in bucket_keys(app.moto) if "/0000000000000001-" in k]
+    assert base
+    for key in base:
+        s3.delete_object(Bucket=BUCKET, Key=key)
+    deadline = time.monotonic() + 15
+    while app.replication()["ok"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    rep = app.replication()
+    assert rep["ok"] is False and "not restorable" in rep["error"], rep
+    assert app.client.get(app.base + "/readyz").status_code == 503
+    lines = app.output().splitlines()
+    assert any('"replication failing"' in x and "not restorable" in x for x in lines)
+    assert any('"ReplicationErrors"' in x and "not restorable" in x for x in lines)
+    status = json.loads(app.crayon("db", "status").stdout)
+    assert status["restorable"] != "yes"
