@@ -139,8 +139,11 @@ def test_litestream_replicates_to_moto(host):
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
         keys = [o["Key"] for o in listing.get("Contents", [])]
         restored = host.run(
+            # The unit drops AWS_CA_BUNDLE (UnsetEnvironment); so must this command, which
+            # reads the same env file that carries it on purpose.
             "rm -f /tmp/verify.db && env -u AWS_CA_BUNDLE "
-            "$(grep -v '^#' /etc/crayon/litestream.env | tr -d '\"' | xargs) "
+            "$(grep -v -e '^#' -e '^AWS_CA_BUNDLE=' /etc/crayon/litestream.env "
+            "| tr -d '\"' | xargs) "
             "litestream restore -config /etc/crayon/litestream.yml -o /tmp/verify.db "
             "/var/lib/crayon/crayon.db && "
             f"sqlite3 /tmp/verify.db \"SELECT count(*) FROM verify_marker WHERE v = '{marker}'\""
