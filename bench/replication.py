@@ -12,8 +12,8 @@ What it prints:
    app are killed with SIGKILL at the same instant, the local database is deleted, and the app
    is started again (it restores by itself). Acknowledged analyses missing afterwards are
    counted, without and with CRAYON_DURABLE_WRITES=1.
-3. The upload latency of those runs (client-side, median and p90) and the ratio durable /
-   non-durable: the cost of durable acknowledgements.
+3. The upload latency of those runs (client-side, trials interleaved; median and p90) and
+   the ratio durable / non-durable: the cost of durable acknowledgements.
 4. Restore time of a 50 MB database: `litestream restore` alone, and `crayon db restore`
    (restore + PRAGMA integrity_check), median of 3.
 
@@ -237,7 +237,7 @@ def bench_restore(moto: MotoServer, megabytes: int = 50) -> tuple[float, list[fl
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lag-samples", type=int, default=20)
-    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--rate", type=float, default=5.0, help="uploads per second")
     parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args()
@@ -256,18 +256,20 @@ def main() -> int:
         )
 
         lat: dict[bool, list[float]] = {False: [], True: []}
-        for durable in (False, True):
-            losses = []
-            for trial in range(args.trials):
+        losses: dict[bool, list[str]] = {False: [], True: []}
+        # Interleaved, so that load from elsewhere on the machine hits both modes alike.
+        for trial in range(args.trials):
+            for durable in (False, True):
                 lost, acked, latencies = bench_host_loss(
                     moto, durable, args.rate, args.seconds, trial
                 )
-                losses.append(f"{lost}/{acked}")
+                losses[durable].append(f"{lost}/{acked}")
                 lat[durable] += latencies
+        for durable in (False, True):
             label = "durable acks" if durable else "no durable acks"
             print(
                 f"host loss at {args.rate:g} uploads/s, {label}: acknowledged analyses lost "
-                f"per trial: {', '.join(losses)}"
+                f"per trial: {', '.join(losses[durable])}"
             )
         for durable in (False, True):
             values = lat[durable]
