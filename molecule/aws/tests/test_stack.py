@@ -233,11 +233,13 @@ def test_execution_role_pulls_its_repo_logs_and_reads_three_secrets(aws: Aws) ->
     by_sid = {st["Sid"]: st for st in doc["Statement"]}
     assert by_sid["EcrPull"]["Resource"] == f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/{NAME}"
     assert by_sid["Logs"]["Resource"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/{NAME}:*"
-    assert sorted(by_sid["Secrets"]["Resource"]) == [
-        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:crayon/emulated/admin-??????",
-        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:crayon/emulated/session-??????",
-        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{NAME}/origin-verify-??????",
-    ]
+    assert sorted(by_sid["Secrets"]["Resource"]) == sorted(
+        [
+            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:crayon/emulated/admin-??????",
+            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:crayon/emulated/session-??????",
+            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{NAME}/origin-verify-??????",
+        ]
+    )
     trust = aws("iam").get_role(RoleName=f"{NAME}-ecs-execution")["Role"][
         "AssumeRolePolicyDocument"
     ]
