@@ -57,7 +57,7 @@ test: system-deps $(VENV)/.all-installed lint
 dist: $(VENV)/.app-installed
 	@bash scripts/build-pyz.sh
 
-image: dist
+image: $(VENV)/.app-installed
 	@bash scripts/build-image.sh
 
 bench: $(VENV)/.all-installed

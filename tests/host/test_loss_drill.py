@@ -21,12 +21,6 @@ pytestmark = pytest.mark.slow
 WRITES = 30
 
 
-@pytest.mark.xfail(
-    reason="the app does not implement CRAYON_DURABLE_WRITES yet (issue 4: ack after Litestream's "
-    "sync -wait); until then the last write before the loss can be lost. Remove this marker "
-    "when it lands: the drill then must lose nothing.",
-    strict=False,
-)
 def test_host_lost_database_comes_back(host_tools, built_pyz, drill_moto, tmp_path: Path):
     pyz = hostkit.variant(built_pyz, tmp_path / "v1" / "crayon.pyz", "loss1")
     figures: dict[str, object] = {}
