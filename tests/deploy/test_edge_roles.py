@@ -23,12 +23,16 @@ VARS: dict[str, Any] = {
     "aws_ecs_alb_arn": f"{ARN}:loadbalancer/app/crayon-edgetest-alb/50dc6c495c0c9188",
     "aws_ecs_target_group_arn": f"{ARN}:targetgroup/crayon-edgetest-tg/73e2d6bc24d8a067",
 }
+# aws_secrets owns this secret in the full stack; here the test plays that role.
+ORIGIN_SECRET_ID = "crayon-edgetest/origin-verify"
+ORIGIN_SECRET = "edge-test-origin-verify-0123456789"
 
 
 @pytest.fixture(scope="module")
 def stack(moto: MotoServer) -> dict[str, str]:
     moto.reset()
     env = moto.env()
+    _client(env, "secretsmanager").create_secret(Name=ORIGIN_SECRET_ID, SecretString=ORIGIN_SECRET)
     first = run_playbook(PLAYBOOK, env, VARS)
     assert first.failed == 0 and first.returncode == 0, first.output[-4000:]
     assert first.changed > 0
@@ -68,6 +72,9 @@ def test_resources_are_there(stack: dict[str, str]) -> None:
     assert len(alarms["MetricAlarms"]) == 8
     dists = _client(stack, "cloudfront").list_distributions()["DistributionList"]["Items"]
     assert [d["Origins"]["Items"][0]["DomainName"] for d in dists] == [VARS["aws_ecs_alb_dns_name"]]
+    config = _client(stack, "cloudfront").get_distribution_config(Id=dists[0]["Id"])
+    headers = config["DistributionConfig"]["Origins"]["Items"][0]["CustomHeaders"]["Items"]
+    assert {"HeaderName": "X-Origin-Verify", "HeaderValue": ORIGIN_SECRET} in headers
     budget = _client(stack, "budgets").describe_budget(
         AccountId="123456789012", BudgetName="crayon-edgetest-monthly"
     )["Budget"]
