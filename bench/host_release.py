@@ -1,94 +1,754 @@
-"""Release and throughput on a systemd host shaped like a t3.micro and like a Fargate task.
+"""Release time and throughput on a systemd host limited like a t3.micro and like a Fargate task.
 
-For each size (podman --cpus/--memory on the stand-in host of molecule/host):
-  * release time: start of the deploy playbook (playbooks/host.yml --tags app_host_release) to
-    its end, which comes only after the new version answered /readyz 200 through the socket;
-  * requests failed during that release, under a steady load (4 clients, fresh connection per
-    request), and the longest any request waited;
-  * the app's throughput and p50/p99 latency: 8 concurrent clients for 20 s on GET / (the
-    rendered home page) and GET /readyz (a database query), on loopback.
+    .venv/bin/python bench/host_release.py          # t3.micro then fargate, ~8-12 min here
+    .venv/bin/python bench/host_release.py --sizes fargate --seconds 30 --clients 8
 
-    .venv/bin/python bench/host_release.py            # both sizes
-    CRAYON_BENCH_SIZES=fargate .venv/bin/python bench/host_release.py
+One stand-in host of tests/host (the same image from scripts/podman-systemd-image.sh and the
+same harness, tests/host/hostkit.py: the real playbook, playbooks/host.yml with
+inventories/local-host, and a moto server of its own on loopback as S3 and Secrets Manager) is
+started with podman `--cpus/--memory` of the first size (t3.micro: 1 CPU, 1 GB; fargate:
+0.25 CPU, 512 MB) and later resized with `podman update` to the next ones, the app restarted
+under each. For each size the limits are first read back from the container's cgroup (v1 or
+v2); a size whose limits are not in force is reported and skipped (exit 2), never printed as
+if it were limited. Then:
 
-Runs on this machine only: the container uses the host network, AWS is a moto server on
-loopback. The load generator shares the machine's CPUs with the container (2 cores here), so
-throughput is a floor, not a ceiling.
+1. (once) version 1 is deployed with the whole role, and `crayon demo ensure` fills /demo;
+2. release (at the first size; at every size with --release-every-size): under a steady load
+   (--release-clients readers, a fresh connection per request, 20 ms apart, over GET /healthz,
+   /readyz, /, /demo, plus one uploader posting an analysis every --upload-pause s), the next
+   version is shipped with `playbooks/host.yml --tags app_host_release`. A watcher polls
+   /readyz: the release time runs from the start of ansible-playbook to the first 200 from a
+   process started after it, and the process then serving must be the new build (its shiv
+   folder in /proc/PID/maps). A failed request (not 200/201, a reset, a timeout), a failed
+   playbook or a new version that never serves fails the bench (exit 1) with the units'
+   journal;
+3. throughput: --clients readers without pause over the same GET mix plus --upload-clients
+   uploaders (POST /api/analyses, a 256x256 PNG; durable acknowledgement, as the inventory
+   sets it), after --warmup s, for --seconds: requests/s, p50 and p99 per request kind and in
+   all, the CPU the container used (its cgroup) and how often it was throttled, the app's
+   peak RSS, and the CPU this load generator used.
+
+The host's load average and CPU count are printed beside the figures: the machine is shared,
+and ansible, moto and this load generator share its CPUs with the container, so throughput is
+a floor for the size, not a ceiling, and release times include the machine's contention.
 """
 
 from __future__ import annotations
 
+import argparse
+import http.client
+import json
 import os
+import platform
+import resource
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from tests.host import hostkit
+from tests.host import hostkit  # noqa: E402
+from tests.support.playbook import PlaybookRun  # noqa: E402
 
-SIZES = {
+SIZES: dict[str, tuple[str, str]] = {
     "t3.micro": ("1", "1g"),
     "fargate": ("0.25", "512m"),
 }
+READ_PATHS = ("/healthz", "/readyz", "/", "/demo")
+UPLOAD = "POST /api/analyses"
+APP_UNIT = "crayon.service"
+APP_PYTHON = "/usr/bin/python3.11"
+APP_PYZ = "/opt/crayon/current/crayon.pyz"
+# The role's own way of running the build as the app user (roles/app_host/vars/main.yml).
+RUN_AS_APP = (
+    "systemd-run",
+    "--quiet",
+    "--wait",
+    "--pipe",
+    "--collect",
+    "--property=User=crayon",
+    "--property=Group=crayon",
+    "--property=EnvironmentFile=/etc/crayon/crayon.env",
+    "--property=WorkingDirectory=/var/lib/crayon",
+    "--",
+)
 
 
-def main() -> int:
+class Lines:
+    """Figure lines, printed as they are added (so a crash loses none) and kept for the end."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, *lines: str) -> None:
+        for line in lines:
+            say(line)
+            self.items.append(line)
+
+
+class BenchFailure(Exception):
+    """A figure could not be measured honestly; the message says why."""
+
+
+def stamp() -> str:
+    now = time.time()
+    return time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 10)}"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def machine() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def parse_bytes(size: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    unit = size[-1].lower()
+    return int(float(size[:-1]) * units[unit]) if unit in units else int(size)
+
+
+# --- the container's cgroup, read from this machine's side --------------------------------
+
+
+@dataclass
+class Cgroup:
+    """The cgroup podman made for one container (v1 "hybrid" or v2), read from the host."""
+
+    version: int
+    path: str
+
+    @classmethod
+    def of(cls, container: str, env: dict[str, str]) -> Cgroup:
+        out = subprocess.run(
+            ["podman", "inspect", "-f", "{{.State.CgroupPath}}", container],
+            capture_output=True,
+            text=True,
+            env=os.environ | env,
+            check=False,
+        )
+        path = out.stdout.strip()
+        if out.returncode != 0 or not path.startswith("/"):
+            raise BenchFailure(f"podman gave no cgroup path for {container}: {out.stderr.strip()}")
+        version = 2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1
+        return cls(version, path)
+
+    def _dir(self, controller: str) -> Path:
+        if self.version == 2:
+            return Path("/sys/fs/cgroup" + self.path)
+        return Path(f"/sys/fs/cgroup/{controller}{self.path}")
+
+    def _read(self, controller: str, name: str) -> str:
+        return (self._dir(controller) / name).read_text().strip()
+
+    def _stat(self) -> dict[str, int]:
+        lines = self._read("cpu", "cpu.stat").splitlines()
+        return {k: int(v) for k, v in (line.split() for line in lines)}
+
+    def cpu_limit(self) -> float | None:
+        """CPUs the container may use per period; None when unlimited."""
+        if self.version == 2:
+            max_quota, max_period = self._read("cpu", "cpu.max").split()
+            return None if max_quota == "max" else int(max_quota) / int(max_period)
+        quota = int(self._read("cpu", "cpu.cfs_quota_us"))
+        period = int(self._read("cpu", "cpu.cfs_period_us"))
+        return None if quota < 0 else quota / period
+
+    def memory_limit(self) -> int | None:
+        raw = self._read("memory", "memory.max" if self.version == 2 else "memory.limit_in_bytes")
+        if raw == "max" or int(raw) >= 2**62:
+            return None
+        return int(raw)
+
+    def cpu_seconds(self) -> float:
+        if self.version == 2:
+            return self._stat()["usage_usec"] / 1e6
+        return int(self._read("cpuacct", "cpuacct.usage")) / 1e9
+
+    def throttling(self) -> tuple[int, int]:
+        """(periods, periods throttled) so far."""
+        stat = self._stat()
+        return stat.get("nr_periods", 0), stat.get("nr_throttled", 0)
+
+    def memory_peak(self) -> int | None:
+        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+        try:
+            return int(self._read("memory", name))
+        except (OSError, ValueError):
+            return None
+
+    def pids(self) -> list[int]:
+        """Every process in the container's cgroup, sub-groups included (the inner systemd's)."""
+        found: list[int] = []
+        for procs in self._dir("pids" if self.version == 1 else "").rglob("cgroup.procs"):
+            try:
+                found += [int(p) for p in procs.read_text().split()]
+            except OSError:
+                continue
+        return found
+
+    def check_limits(self, cpus: str, memory: str) -> str | None:
+        """Why the requested limits are not in force, or None when they are."""
+        try:
+            cpu = self.cpu_limit()
+            mem = self.memory_limit()
+        except (OSError, ValueError, KeyError) as exc:
+            return f"cannot read the container's cgroup v{self.version} {self.path}: {exc}"
+        problems = []
+        if cpu is None or abs(cpu - float(cpus)) > 0.01 * float(cpus):
+            problems.append(f"CPU quota is {cpu} CPUs, asked {cpus}")
+        if mem != parse_bytes(memory):
+            problems.append(f"memory limit is {mem} bytes, asked {memory}")
+        return "; ".join(problems) or None
+
+    def describe(self) -> str:
+        return (
+            f"cgroup v{self.version} {self.path}: "
+            f"cpu {self.cpu_limit()} CPUs, memory {(self.memory_limit() or 0) / 2**20:.0f} MiB"
+        )
+
+
+def app_processes(cgroup: Cgroup) -> list[int]:
+    """Host PIDs of `crayon.pyz serve` processes inside the container's cgroup."""
+    found = []
+    for pid in cgroup.pids():
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"crayon.pyz") for a in argv) and b"serve" in argv:
+            found.append(pid)
+    return found
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def serving_build(cgroup: Cgroup, tag: str) -> tuple[bool, str]:
+    """Whether the one app process maps files from the shiv folder of the build tagged `tag`."""
+    pids = app_processes(cgroup)
+    if len(pids) != 1:
+        return False, f"expected one app process in the container, found {pids}"
+    try:
+        maps = Path(f"/proc/{pids[0]}/maps").read_text()
+    except OSError as exc:
+        return False, f"cannot read the app's maps: {exc}"
+    return f"-{tag}/site-packages/" in maps, f"pid {pids[0]}"
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+def fail_reason(status: int, expected: int) -> str | None:
+    return None if status == expected else f"HTTP {status}"
+
+
+class MixLoad:
+    """Bounded closed-loop load: `readers` threads cycling over GET `paths` (fresh connection
+    per request, as hostkit.LoadGenerator) and `uploaders` threads posting analyses, until
+    stop() or `max_seconds`. Results per request kind as hostkit.LoadResult."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        readers: int,
+        uploaders: int,
+        pause: float = 0.0,
+        upload_pause: float = 0.0,
+        paths: tuple[str, ...] = READ_PATHS,
+        max_seconds: float = 300.0,
+        timeout: float = 60.0,
+    ) -> None:
+        self.url, self.paths, self.timeout = url, paths, timeout
+        self.readers, self.uploaders = readers, uploaders
+        self.pause, self.upload_pause, self.max_seconds = pause, upload_pause, max_seconds
+        self.pngs = [hostkit.drawing_png(seed) for seed in range(8)]
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._records: dict[str, list[tuple[float, str | None]]] = {}
+        self._started = 0.0
+
+    def _record(self, kind: str, latency: float, problem: str | None) -> None:
+        with self._lock:
+            self._records.setdefault(kind, []).append((latency, problem))
+
+    def _loop(self, kinds: list[tuple[str, Callable[[], str | None]]], pause: float) -> None:
+        deadline = self._started + self.max_seconds
+        i = 0
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            kind, send = kinds[i % len(kinds)]
+            i += 1
+            began = time.monotonic()
+            try:
+                problem = send()
+            except OSError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem:
+                problem = f"{stamp()} {kind}: {problem}"
+            self._record(kind, time.monotonic() - began, problem)
+            if pause:
+                self._stop.wait(pause)
+
+    def _get(self, path: str) -> Callable[[], str | None]:
+        return lambda: fail_reason(hostkit.get(self.url, path, timeout=self.timeout)[0], 200)
+
+    def _post(self, n: int) -> Callable[[], str | None]:
+        png = self.pngs[n % len(self.pngs)]
+        return lambda: fail_reason(
+            hostkit.post_analysis(self.url, png, timeout=self.timeout)[0], 201
+        )
+
+    def start(self) -> MixLoad:
+        self._started = time.monotonic()
+        gets = [(f"GET {p}", self._get(p)) for p in self.paths]
+        for n in range(self.readers):
+            rotated = gets[n % len(gets) :] + gets[: n % len(gets)]
+            self._spawn(rotated, self.pause)
+        for n in range(self.uploaders):
+            self._spawn([(UPLOAD, self._post(n))], self.upload_pause)
+        return self
+
+    def _spawn(self, kinds: list[tuple[str, Callable[[], str | None]]], pause: float) -> None:
+        thread = threading.Thread(target=self._loop, args=(kinds, pause), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> dict[str, hostkit.LoadResult]:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout + 5)
+        seconds = time.monotonic() - self._started
+        results = {}
+        everything: list[tuple[float, str | None]] = []
+        for kind, records in sorted(self._records.items()):
+            everything += records
+            results[kind] = _result(records, seconds)
+        results["all"] = _result(everything, seconds)
+        return results
+
+
+def _result(records: list[tuple[float, str | None]], seconds: float) -> hostkit.LoadResult:
+    errors = [problem for _, problem in records if problem]
+    return hostkit.LoadResult(
+        sent=len(records),
+        failed=len(errors),
+        errors=errors[:20],
+        latencies=[latency for latency, _ in records],
+        seconds=seconds,
+    )
+
+
+class ReadyWatch:
+    """Polls /readyz; notes when a process started after `since` first answers 200."""
+
+    def __init__(self, url: str, since: float, interval: float) -> None:
+        self.url, self.since, self.interval = url, since, interval
+        self.ready_at: float | None = None
+        self.ready_uptime = 0.0
+        self.last_old_at: float | None = None
+        self.probes = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _probe(self) -> None:
+        host, port = self.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            conn.request("GET", "/readyz", headers={"Connection": "close"})
+            response = conn.getresponse()
+            body = response.read()
+            now = time.monotonic()
+        finally:
+            conn.close()
+        self.probes += 1
+        if response.status != 200:
+            try:
+                said = json.loads(body)
+                detail = f"problems {said['problems']}, process {said['uptime_s']} s old"
+            except (ValueError, KeyError, TypeError):
+                detail = repr(body[:300])
+            self.failures.append(f"{stamp()} /readyz HTTP {response.status}: {detail}")
+            return
+        uptime = float(json.loads(body)["uptime_s"])
+        if now - uptime <= self.since:
+            self.last_old_at = now
+        elif self.ready_at is None:
+            self.ready_at, self.ready_uptime = now, uptime
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._probe()
+            except (OSError, ValueError, KeyError) as exc:
+                self.probes += 1
+                self.failures.append(f"{stamp()} /readyz {type(exc).__name__}: {exc}")
+            self._stop.wait(self.interval)
+
+    def start(self) -> ReadyWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(70)
+
+
+# --- one size ---------------------------------------------------------------------------------
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def load_lines(results: dict[str, hostkit.LoadResult]) -> list[str]:
+    lines = []
+    for kind, r in results.items():
+        lines.append(
+            f"    {kind:<22} {r.sent:>6} sent {r.failed:>3} failed {r.rps:>7.1f} req/s  "
+            f"p50 {fmt_ms(r.percentile(50)):>8}  p99 {fmt_ms(r.percentile(99)):>8}  "
+            f"max {fmt_ms(max(r.latencies, default=0)):>8}"
+        )
+    return lines
+
+
+def wait_uploads(url: str, timeout: float) -> float:
+    """Seconds until an analysis is accepted (a fresh install prepares its model first)."""
+    started = time.monotonic()
+    png = hostkit.drawing_png(99)
+    while True:
+        status, body = hostkit.post_analysis(url, png)
+        if status == 201:
+            return time.monotonic() - started
+        if status != 503 or time.monotonic() - started > timeout:
+            raise BenchFailure(f"uploads refused: HTTP {status} {body}")
+        time.sleep(1)
+
+
+def release(
+    host: hostkit.Host, cgroup: Cgroup, version: str, build: Path, args: argparse.Namespace
+) -> tuple[list[str], bool]:
+    """Ship `build` with the release playbook under load; (figure lines, whether it was clean)."""
+    load = MixLoad(
+        host.url,
+        readers=args.release_clients,
+        uploaders=1 if args.upload_pause else 0,
+        pause=0.02,
+        upload_pause=args.upload_pause,
+        max_seconds=1200,
+    ).start()
+    time.sleep(2)
+    at_start = machine()
+    since = time.monotonic()
+    watch = ReadyWatch(host.url, since, args.poll).start()
+    say(f"    playbook starts at {stamp()}")
+    rc, out, playbook = host.deploy(
+        version, build, "--tags", "app_host_release", ready_timeout=args.ready_timeout
+    )
+    if args.log_dir:
+        (args.log_dir / f"{host.name}-{version}.log").write_text(out)
+    run = PlaybookRun(rc, out, {})
+    handlers = [
+        line[len("RUNNING HANDLER [") : line.rfind("]")]
+        for line in out.splitlines()
+        if line.startswith("RUNNING HANDLER [")
+    ]
+    grace = time.monotonic() + 30
+    while watch.ready_at is None and time.monotonic() < grace:
+        time.sleep(0.2)
+    time.sleep(2)
+    watch.stop()
+    during = load.stop()
+    is_new, which = serving_build(cgroup, build.parent.name)
+    lines = [f"  release of {version} under load ({at_start} at its start):"]
+    if watch.ready_at is not None:
+        lines.append(
+            f"    RELEASE TIME, playbook start -> new version answers /readyz 200: "
+            f"{watch.ready_at - since:.1f} s (the playbook ran {playbook:.1f} s in all)"
+        )
+        if watch.last_old_at is not None:
+            lines.append(
+                f"    last answer of the old process -> first of the new: "
+                f"{watch.ready_at - watch.last_old_at:.1f} s (the new process was "
+                f"{watch.ready_uptime:.1f} s old when first ready)"
+            )
+    lines.append(f"    tasks changed: {run.changed_tasks()}; handlers run: {handlers}")
+    lines += load_lines(during)
+    lines.append(
+        f"    REQUESTS DURING RELEASE: {during['all'].sent} sent, {during['all'].failed} failed "
+        f"(+ {watch.probes} readiness probes, {len(watch.failures)} failed)"
+    )
+    failures = []
+    if rc != 0:
+        failures.append(f"the release playbook failed (exit {rc}):\n{out[-3000:]}")
+    if watch.ready_at is None:
+        failures.append("the new version never answered /readyz 200")
+    if not is_new:
+        failures.append(f"the process serving is not the new build ({which})")
+    if during["all"].failed or watch.failures:
+        failures.append(
+            f"{during['all'].failed} requests and {len(watch.failures)} probes failed "
+            f"during the release: {during['all'].errors[:5]} {watch.failures[:5]}"
+        )
+    lines += [f"  RELEASE FAILED: {f}" for f in failures]
+    if failures:
+        journal = host.exec(
+            "journalctl",
+            "-o",
+            "short-precise",
+            "--no-pager",
+            "-n",
+            "60",
+            "-u",
+            "litestream.service",
+            "-u",
+            APP_UNIT,
+            "-u",
+            "crayon.socket",
+            check=False,
+        )
+        lines.append("  journal of the units, last lines:")
+        lines += [f"    {line}" for line in journal.stdout.splitlines()]
+    return lines, not failures
+
+
+def resize(host: hostkit.Host, env: dict[str, str], cpus: str, memory: str) -> str | None:
+    """Apply new limits to the running host (podman update); why not, or None."""
+    out = subprocess.run(
+        [
+            "podman",
+            "update",
+            "--cpus",
+            cpus,
+            "--memory",
+            memory,
+            "--memory-swap",
+            memory,
+            host.name,
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ | env,
+        check=False,
+    )
+    return None if out.returncode == 0 else f"podman update failed: {out.stderr.strip()}"
+
+
+def run(args: argparse.Namespace, env: dict[str, str], pyz: Path, work: Path) -> tuple[Lines, int]:
+    """One host, started at the first size and resized to the next ones; (lines, exit code)."""
+    run_id = uuid.uuid4().hex[:6]
+    first_cpus, first_memory = SIZES[args.sizes[0]]
+    moto = hostkit.start_moto(work / "moto.log")
+    host = hostkit.Host(
+        moto, env, cpus=first_cpus, memory=first_memory, name=f"bench-release-{run_id}"
+    )
+    lines = Lines()
+    lines.add(f"host {host.name}: started with podman --cpus {first_cpus} --memory {first_memory}")
+    code = 0
+    builds: dict[int, Path] = {}
+
+    def build(n: int) -> Path:
+        if n not in builds:
+            tag = f"b{run_id}v{n}"
+            builds[n] = hostkit.variant(pyz, work / tag / "crayon.pyz", tag)
+        return builds[n]
+
+    try:
+        host.start()
+        cgroup = Cgroup.of(host.name, env)
+        problem = cgroup.check_limits(first_cpus, first_memory)
+        if problem:
+            lines.add(f"LIMITS NOT IN FORCE, no figures: {problem}")
+            return lines, 2
+        say(f"[{args.sizes[0]}] first deploy (whole role) ... {machine()}")
+        rc, out, first = host.deploy("bench-1", build(1), ready_timeout=args.ready_timeout)
+        if rc != 0:
+            raise BenchFailure(f"the first deploy failed (exit {rc}):\n{out[-3000:]}")
+        hostkit.wait_ready(host.url)
+        lines.add(f"first deploy (whole role, {args.sizes[0]} limits): {first:.1f} s")
+        if not app_processes(cgroup):
+            raise BenchFailure("the app process is not inside the container's limited cgroup")
+        if args.demo:
+            began = time.monotonic()
+            demo = host.exec(*RUN_AS_APP, APP_PYTHON, APP_PYZ, "demo", "ensure", check=False)
+            if demo.returncode != 0:
+                raise BenchFailure(f"crayon demo ensure failed: {demo.stdout}{demo.stderr}")
+            lines.add(f"crayon demo ensure (fills /demo): {time.monotonic() - began:.1f} s")
+        if args.upload_clients or args.upload_pause:
+            lines.add(f"uploads accepted after {wait_uploads(host.url, 300):.1f} s more")
+        version = 1
+        for i, size in enumerate(args.sizes):
+            cpus, memory = SIZES[size]
+            lines.add(f"== {size}: --cpus {cpus} --memory {memory}")
+            problem = resize(host, env, cpus, memory) if i else None
+            if i and problem is None:
+                # The app starts again under the new limits, as it would on that size.
+                began = time.monotonic()
+                host.exec("systemctl", "restart", APP_UNIT)
+                hostkit.wait_ready(host.url, timeout=120)
+                lines.add(
+                    f"  applied with podman update; app restarted under them, ready in "
+                    f"{time.monotonic() - began:.1f} s"
+                )
+            problem = problem or cgroup.check_limits(cpus, memory)
+            if problem:
+                lines.add(f"  LIMITS NOT IN FORCE, no figures for this size: {problem}")
+                code = max(code, 2)
+                continue
+            lines.add(f"  limits read back: {cgroup.describe()}")
+            if i == 0 or args.release_every_size:
+                version += 1
+                say(f"[{size}] release under load ... {machine()}")
+                release_lines, clean = release(
+                    host, cgroup, f"bench-{version}", build(version), args
+                )
+                lines.add(*release_lines)
+                if not clean:
+                    return lines, 1
+            say(f"[{size}] throughput ... {machine()}")
+            warm = MixLoad(host.url, readers=args.clients, uploaders=args.upload_clients).start()
+            time.sleep(args.warmup)
+            warm.stop()
+            steady = MixLoad(
+                host.url,
+                readers=args.clients,
+                uploaders=args.upload_clients,
+                max_seconds=args.seconds,
+            )
+            size_lines, clean = throughput(steady, args, cgroup)
+            lines.add(*size_lines)
+            code = max(code, 0 if clean else 1)
+        return lines, code
+    except BenchFailure as exc:
+        lines.add(f"FAILED: {exc}")
+        return lines, 1
+    finally:
+        host.destroy()
+        moto.stop()
+
+
+def throughput(steady: MixLoad, args: argparse.Namespace, cgroup: Cgroup) -> tuple[list[str], bool]:
+    """Closed-loop load for --seconds; (figure lines, whether no request failed)."""
+    before_cpu, before_thr = cgroup.cpu_seconds(), cgroup.throttling()
+    own_before = resource.getrusage(resource.RUSAGE_SELF)
+    began_load = machine()
+    began = time.monotonic()
+    steady.start()
+    time.sleep(args.seconds)
+    results = steady.stop()
+    wall = time.monotonic() - began
+    own_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cgroup.cpu_seconds() - before_cpu) / wall
+    periods = cgroup.throttling()[0] - before_thr[0]
+    throttled = cgroup.throttling()[1] - before_thr[1]
+    own_cpu = own_after.ru_utime + own_after.ru_stime - own_before.ru_utime - own_before.ru_stime
+    own = own_cpu / wall
+    pids = app_processes(cgroup)
+    rss = peak_rss_mib(pids[0]) if pids else None
+    peak = cgroup.memory_peak()
+    lines = [
+        f"  throughput: {args.clients} readers + {args.upload_clients} uploaders, no pause, "
+        f"{args.seconds:.0f} s ({began_load} at its start, {machine()} at its end):"
+    ]
+    lines += load_lines(results)
+    lines.append(
+        f"    container CPU {cpu:.2f} of its {cgroup.cpu_limit()} "
+        f"(throttled in {throttled} of {periods} periods); app peak RSS "
+        f"{rss or 0:.0f} MiB, container memory peak incl. page cache "
+        f"{(peak or 0) / 2**20:.0f} MiB; "
+        f"this load generator used {own:.2f} CPU"
+    )
+    if results["all"].failed:
+        lines.append(f"  FAILED requests under throughput load: {results['all'].errors[:5]}")
+    return lines, not results["all"].failed
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def build_pyz(out: Path) -> Path:
+    """The current sources as a single-file build, made apart from dist/ (others use it)."""
+    say("host_release: building the pyz (scripts/build-pyz.sh) ...")
+    subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build-pyz.sh")],
+        env=os.environ | {"CRAYON_PYZ_OUTPUT": str(out)},
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default=",".join(SIZES), help="comma list of: " + ", ".join(SIZES))
+    p.add_argument("--seconds", type=float, default=20, help="throughput window (20)")
+    p.add_argument("--warmup", type=float, default=3, help="unmeasured load before it (3)")
+    p.add_argument("--clients", type=int, default=8, help="throughput readers (8)")
+    p.add_argument("--upload-clients", type=int, default=1, help="throughput uploaders (1)")
+    p.add_argument("--release-clients", type=int, default=4, help="readers during release (4)")
+    p.add_argument(
+        "--upload-pause", type=float, default=1.0, help="s between uploads in release, 0=none"
+    )
+    p.add_argument("--poll", type=float, default=0.25, help="s between /readyz probes (0.25)")
+    p.add_argument(
+        "--ready-timeout", type=int, default=30, help="app_host_ready_timeout of the deploys (30)"
+    )
+    p.add_argument(
+        "--release-every-size",
+        action="store_true",
+        help="ship another release after each resize too (default: at the first size only)",
+    )
+    p.add_argument("--no-demo", dest="demo", action="store_false", help="skip demo ensure")
+    p.add_argument("--log-dir", type=Path, help="write the release playbooks' output here")
+    p.add_argument("--pyz", type=Path, help="use this build (default: build one)")
+    args = p.parse_args(argv)
+    args.sizes = [s for s in args.sizes.split(",") if s]
+    unknown = set(args.sizes) - set(SIZES)
+    if unknown:
+        p.error(f"unknown sizes {sorted(unknown)}; known: {', '.join(SIZES)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so containers are removed
+    started = time.monotonic()
+    say(f"host_release: {platform.node()}, {machine()}")
     reason = hostkit.tools_available()
     if reason:
-        print(f"host_release: skipped: {reason}")
-        return 0
+        say(f"host_release: CANNOT RUN here: {reason}")
+        return 2
     env = hostkit.ensure_image()
-    pyz = hostkit.ensure_pyz()
-    wanted = os.environ.get("CRAYON_BENCH_SIZES", ",".join(SIZES)).split(",")
-    with tempfile.TemporaryDirectory(prefix="apphost-bench-") as tmp:
+    code = 0
+    with tempfile.TemporaryDirectory(prefix="bench-release-") as tmp:
         work = Path(tmp)
-        v1 = hostkit.variant(pyz, work / "v1" / "crayon.pyz", "bench1")
-        v2 = hostkit.variant(pyz, work / "v2" / "crayon.pyz", "bench2")
-        moto = hostkit.start_moto(work / "moto.log")
-        try:
-            for size in wanted:
-                cpus, memory = SIZES[size]
-                host = hostkit.Host(moto, env, cpus=cpus, memory=memory).start()
-                try:
-                    rc, out, first = host.deploy("bench-1", v1)
-                    if rc != 0:
-                        print(out[-3000:])
-                        return 1
-                    hostkit.wait_ready(host.url)
-                    load = hostkit.LoadGenerator(host.url, workers=4, pause=0.02).start()
-                    time.sleep(3)
-                    rc, out, release = host.deploy("bench-2", v2, "--tags", "app_host_release")
-                    time.sleep(3)
-                    during = load.stop()
-                    if rc != 0:
-                        print(out[-3000:])
-                        return 1
-                    steady = hostkit.LoadGenerator(
-                        host.url, paths=("/", "/readyz"), workers=8, pause=0, max_seconds=20
-                    ).start()
-                    time.sleep(20)
-                    result = steady.stop()
-                    print(f"== {size} (--cpus {cpus} --memory {memory})")
-                    print(f"first deploy (whole role)        : {first:.1f} s")
-                    print(f"release time (playbook start->new version ready): {release:.1f} s")
-                    print(
-                        f"requests during release          : {during.sent}, "
-                        f"failed {during.failed}, "
-                        f"longest wait {max(during.latencies, default=0):.2f} s"
-                    )
-                    print(
-                        f"throughput GET / + /readyz, 8 clients, 20 s: {result.rps:.0f} req/s, "
-                        f"p50 {result.percentile(50) * 1000:.0f} ms, "
-                        f"p99 {result.percentile(99) * 1000:.0f} ms, failed {result.failed}"
-                    )
-                    sys.stdout.flush()
-                finally:
-                    host.destroy()
-        finally:
-            moto.stop()
-    return 0
+        pyz = args.pyz or build_pyz(work / "build" / "crayon.pyz")
+        lines, code = run(args, env, pyz, work)
+    say("\n== figures (again, together)")
+    for line in lines.items:
+        say(line)
+    say(f"host_release: done in {time.monotonic() - started:.0f} s, {machine()}, exit {code}")
+    return code
 
 
 if __name__ == "__main__":
