@@ -446,8 +446,9 @@ def wait_uploads(url: str, timeout: float) -> float:
 
 def release(
     host: hostkit.Host, cgroup: Cgroup, version: str, build: Path, args: argparse.Namespace
-) -> tuple[list[str], bool]:
-    """Ship `build` with the release playbook under load; (figure lines, whether it was clean)."""
+) -> tuple[list[str], str]:
+    """Ship `build` with the release playbook under load: (figure lines, outcome), the outcome
+    "clean", "failed" (requests failed, the new build serves) or "broken" (it does not)."""
     load = MixLoad(
         host.url,
         readers=args.release_clients,
@@ -460,6 +461,7 @@ def release(
     at_start = machine()
     since = time.monotonic()
     watch = ReadyWatch(host.url, since, args.poll).start()
+    since_wall = time.time()
     say(f"    playbook starts at {stamp()}")
     rc, out, playbook = host.deploy(
         version, build, "--tags", "app_host_release", ready_timeout=args.ready_timeout
@@ -510,25 +512,22 @@ def release(
             f"during the release: {during['all'].errors[:5]} {watch.failures[:5]}"
         )
     lines += [f"  RELEASE FAILED: {f}" for f in failures]
+    serving = rc == 0 and watch.ready_at is not None and is_new
     if failures:
-        journal = host.exec(
-            "journalctl",
-            "-o",
-            "short-precise",
-            "--no-pager",
-            "-n",
-            "60",
-            "-u",
-            "litestream.service",
-            "-u",
-            APP_UNIT,
-            "-u",
-            "crayon.socket",
-            check=False,
-        )
-        lines.append("  journal of the units, last lines:")
-        lines += [f"    {line}" for line in journal.stdout.splitlines()]
-    return lines, not failures
+        lines.append("  journal of the units since the playbook started (access logs left out):")
+        lines += [f"    {line}" for line in unit_journal(host, since_wall)]
+    return lines, ("clean" if not failures else "failed" if serving else "broken")
+
+
+def unit_journal(host: hostkit.Host, since_wall: float, keep: int = 40) -> list[str]:
+    """The app's, its socket's and Litestream's journal since then, without access logs."""
+    out = host.exec(
+        *("journalctl", "-o", "short-precise", "--no-pager", f"--since=@{int(since_wall)}"),
+        *("-u", "litestream.service", "-u", APP_UNIT, "-u", "crayon.socket"),
+        check=False,
+    )
+    quiet = ('"logger":"crayon.access"', '"_aws":')
+    return [line for line in out.stdout.splitlines() if not any(q in line for q in quiet)][-keep:]
 
 
 def resize(host: hostkit.Host, env: dict[str, str], cpus: str, memory: str) -> str | None:
@@ -618,12 +617,14 @@ def run(args: argparse.Namespace, env: dict[str, str], pyz: Path, work: Path) ->
             if i == 0 or args.release_every_size:
                 version += 1
                 say(f"[{size}] release under load ... {machine()}")
-                release_lines, clean = release(
+                release_lines, outcome = release(
                     host, cgroup, f"bench-{version}", build(version), args
                 )
                 lines.add(*release_lines)
-                if not clean:
-                    return lines, 1
+                if outcome != "clean":
+                    code = 1
+                if outcome == "broken":
+                    return lines, code
             say(f"[{size}] throughput ... {machine()}")
             warm = MixLoad(host.url, readers=args.clients, uploaders=args.upload_clients).start()
             time.sleep(args.warmup)
