@@ -26,7 +26,7 @@ if it were limited. Then:
    uploaders (POST /api/analyses, a 256x256 PNG; durable acknowledgement, as the inventory
    sets it), after --warmup s, for --seconds: requests/s, p50 and p99 per request kind and in
    all, the CPU the container used (its cgroup) and how often it was throttled, the app's
-   peak RSS, and the CPU this load generator used.
+   peak RSS and the container's memory, and the CPU this load generator used.
 
 The host's load average and CPU count are printed beside the figures: the machine is shared,
 and ansible, moto and this load generator share its CPUs with the container, so throughput is
@@ -180,8 +180,9 @@ class Cgroup:
         stat = self._stat()
         return stat.get("nr_periods", 0), stat.get("nr_throttled", 0)
 
-    def memory_peak(self) -> int | None:
-        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+    def memory_now(self) -> int | None:
+        """Bytes charged to the container now, page cache included."""
+        name = "memory.current" if self.version == 2 else "memory.usage_in_bytes"
         try:
             return int(self._read("memory", name))
         except (OSError, ValueError):
@@ -665,7 +666,7 @@ def throughput(steady: MixLoad, args: argparse.Namespace, cgroup: Cgroup) -> tup
     own = own_cpu / wall
     pids = app_processes(cgroup)
     rss = peak_rss_mib(pids[0]) if pids else None
-    peak = cgroup.memory_peak()
+    charged = cgroup.memory_now()
     lines = [
         f"  throughput: {args.clients} readers + {args.upload_clients} uploaders, no pause, "
         f"{args.seconds:.0f} s ({began_load} at its start, {machine()} at its end):"
@@ -674,10 +675,20 @@ def throughput(steady: MixLoad, args: argparse.Namespace, cgroup: Cgroup) -> tup
     lines.append(
         f"    container CPU {cpu:.2f} of its {cgroup.cpu_limit()} "
         f"(throttled in {throttled} of {periods} periods); app peak RSS "
-        f"{rss or 0:.0f} MiB, container memory peak incl. page cache "
-        f"{(peak or 0) / 2**20:.0f} MiB; "
+        f"{rss or 0:.0f} MiB, container memory at the end {(charged or 0) / 2**20:.0f} MiB "
+        f"(page cache included); "
         f"this load generator used {own:.2f} CPU"
     )
+    limit = cgroup.cpu_limit() or 0
+    if limit and cpu < 0.8 * limit:
+        lines.append(
+            f"    the container used {cpu / limit:.0%} of its CPU quota: the bottleneck was this "
+            f"shared machine (or the clients), not the size; these figures are a floor"
+        )
+    elif limit:
+        lines.append(
+            f"    the container used its CPU quota ({cpu / limit:.0%}): the size bounded this"
+        )
     if results["all"].failed:
         lines.append(f"  FAILED requests under throughput load: {results['all'].errors[:5]}")
     return lines, not results["all"].failed
