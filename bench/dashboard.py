@@ -7,15 +7,22 @@ from them the way the app's recorder does, then times:
 - `usage_metrics` (every figure the dashboard, /api/metrics and the live stream show, from the
   rollups) for each window;
 - `naive_request_metrics` (the request figures computed straight from the raw log);
-- `GET /dashboard` and `GET /api/metrics` end to end through the app (in process).
+- `GET /dashboard` and `GET /api/metrics` end to end through the app (in process), wall time
+  and the process's CPU time per request (all threads: app, SQLite, test client). On a shared
+  machine wall time >> CPU time means the request waited for a core, not that it did more work.
 
-    .venv/bin/python bench/dashboard.py [--requests 1000000] [--repeat 15]
+The app's reference model is trained before the requests are timed (a fresh install trains it
+in a background thread at start-up, ~10 s of full CPU: timing the dashboard during that
+measured the training, not the dashboard); `--while-training` times them during it anyway.
+
+    .venv/bin/python bench/dashboard.py [--requests 1000000] [--repeat 15] [--while-training]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import sqlite3
@@ -134,14 +141,22 @@ async def bench(path: Path, repeat: int, now: float) -> dict[str, tuple[float, f
     return results
 
 
-def bench_http(data_dir: Path, repeat: int) -> dict[str, tuple[float, float]]:
+def bench_http(
+    data_dir: Path, repeat: int, *, while_training: bool = False
+) -> dict[str, tuple[float, float]]:
     from starlette.testclient import TestClient
 
+    from app.analysis.training import ensure_model
     from app.main import create_app
     from app.settings import Settings
+    from app.storage.factory import build_storage
 
     password = "bench-admin-password-1"  # noqa: S105 - a throw-away local password
     settings = Settings(data_dir=data_dir, admin_password=password)
+    if not while_training:
+        started = time.perf_counter()
+        ensure_model(build_storage(settings))
+        print(f"reference model trained ahead in {time.perf_counter() - started:.1f} s")
     out: dict[str, tuple[float, float]] = {}
     token = re.compile(r'name="csrf_token" value="([^"]+)"')
     with TestClient(create_app(settings)) as client:
@@ -155,12 +170,15 @@ def bench_http(data_dir: Path, repeat: int) -> dict[str, tuple[float, float]]:
         assert login.status_code == 303, login.text
         for path in ("/api/metrics?window=30d", "/dashboard?window=30d"):
             client.get(path)
-            samples = []
+            samples, cpu = [], []
             for _ in range(repeat):
+                cpu_started = time.process_time()
                 started = time.perf_counter()
                 assert client.get(path).status_code == 200
                 samples.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - cpu_started) * 1000)
             out[f"GET {path} (in process)"] = summary(samples)
+            out[f"  CPU time of GET {path}"] = summary(cpu)
     return out
 
 
@@ -168,7 +186,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument(
+        "--while-training",
+        action="store_true",
+        help="time the requests while the app trains its model (the old, skewed setting)",
+    )
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="crayon-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         path = data_dir / "crayon.db"
@@ -181,17 +205,28 @@ def main() -> int:
             f"db {size_mb:.0f} MB"
         )
         results = asyncio.run(bench(path, args.repeat, now))
-        results.update(bench_http(data_dir, args.repeat))
+        results.update(bench_http(data_dir, args.repeat, while_training=args.while_training))
+    load_after = os.getloadavg()
+    print(
+        f"load average (1, 5, 15 min) on {os.cpu_count()} cores: "
+        f"before {', '.join(f'{x:.1f}' for x in load_before)}; "
+        f"after {', '.join(f'{x:.1f}' for x in load_after)}"
+    )
     print(f"{'query':48} {'median ms':>10} {'p95 ms':>10}")
     for name, (median, p95) in results.items():
         print(f"{name:48} {median:10.2f} {p95:10.2f}")
     fast = results["rollups usage_metrics 30d"]
     naive = results["naive raw-log query 30d"]
-    page_p95 = results["GET /dashboard?window=30d (in process)"][1]
+    page = results["GET /dashboard?window=30d (in process)"]
+    page_cpu = results["  CPU time of GET /dashboard?window=30d"]
     print(
         f"naive / rollups (30d, median): {naive[0] / fast[0]:.0f}x; "
-        f"dashboard p95 {page_p95:.1f} ms against the 100 ms budget: "
-        f"{'met' if page_p95 < 100 else 'MISSED'}"
+        f"naive 30d / whole dashboard request (median): {naive[0] / page[0]:.0f}x"
+    )
+    print(
+        f"dashboard p95 {page[1]:.1f} ms against the 100 ms target: "
+        f"{'met' if page[1] < 100 else 'MISSED'} (median {page[0]:.1f} ms; "
+        f"CPU per request median {page_cpu[0]:.1f} ms, p95 {page_cpu[1]:.1f} ms)"
     )
     return 0
 

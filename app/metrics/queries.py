@@ -10,7 +10,10 @@ answers except health probes. Uptime comes from heartbeats (see heartbeat.py).
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
+from collections.abc import Sequence
 from typing import Any, Final
 
 from app.db import Database
@@ -42,59 +45,38 @@ async def usage_metrics(
     day = int(now // DAY)
     window_days = max(1, window_s // DAY)
 
-    a = await db.fetchone(
-        """
-        SELECT COALESCE(SUM(analyses), 0) AS total,
-               COALESCE(SUM(processing_ms_sum), 0) AS ms_total,
-               COALESCE(SUM(CASE WHEN hour > :h - 24 THEN analyses END), 0) AS daily,
-               COALESCE(SUM(CASE WHEN hour > :h - 168 THEN analyses END), 0) AS weekly,
-               COALESCE(SUM(CASE WHEN hour > :h - 720 THEN analyses END), 0) AS monthly,
-               COALESCE(SUM(CASE WHEN hour > :h - :wh THEN analyses END), 0) AS win,
-               COALESCE(SUM(CASE WHEN hour > :h - :wh THEN anomalous END), 0) AS win_anomalous,
-               COALESCE(SUM(CASE WHEN hour > :h - :wh THEN processing_ms_sum END), 0) AS win_ms
-        FROM analysis_hourly
-        """,
-        {"h": hour, "wh": wh},
+    # Six statements, queued at once on the reader connection: its thread runs them back to
+    # back (one hand-over each way per statement, no wait on the event loop in between).
+    # Ranges only, on the rollups' primary keys: no statement reads more than the window's
+    # rollup rows, and the all-time totals come from the one-row `metrics_totals`.
+    day_start = day - window_days
+    a_rows, r_rows, countries, daily_rows, hourly_rows, uptime = await asyncio.gather(
+        _rows(db, _ANALYSES_SQL, {"h": hour, "wh": wh, "d": day_start}),
+        _rows(db, _REQUESTS_SQL, {"since": hour - wh}),
+        _rows(
+            db,
+            "SELECT country, SUM(requests) AS n FROM metrics_countries_daily WHERE day > ? "
+            "GROUP BY country ORDER BY n DESC, country LIMIT 12",
+            (day_start,),
+        ),
+        _rows(
+            db,
+            "SELECT hour / 24 AS d, SUM(analyses) AS n, SUM(processing_ms_sum) AS ms "
+            "FROM analysis_hourly WHERE hour > ? GROUP BY d",
+            (hour - 720,),
+        ),
+        _rows(
+            db,
+            "SELECT hour, SUM(requests) AS n, SUM(errors) AS e FROM metrics_hourly "
+            "WHERE hour > ? AND kind != 'health' GROUP BY hour",
+            (hour - 24,),
+        ),
+        _uptime(db, window_s, heartbeat_s, now),
     )
-    assert a is not None
-    r = await db.fetchone(
-        """
-        SELECT COALESCE(SUM(requests), 0) AS total,
-               COALESCE(SUM(CASE WHEN hour > :h - :wh THEN requests END), 0) AS win,
-               COALESCE(SUM(CASE WHEN hour > :h - :wh AND kind != 'health'
-                                 THEN requests END), 0) AS win_visitor,
-               COALESCE(SUM(CASE WHEN hour > :h - :wh AND kind != 'health'
-                                 THEN errors END), 0) AS win_errors,
-               COALESCE(SUM(CASE WHEN hour > :h - :wh THEN duration_ms_sum END), 0) AS win_ms
-        FROM metrics_hourly
-        """,
-        {"h": hour, "wh": wh},
-    )
-    assert r is not None
-    sessions = await db.fetchval(
-        "SELECT SUM(sessions) FROM metrics_session_counts WHERE day > ?", (day - window_days,)
-    )
-    countries = await db.fetchall(
-        "SELECT country, SUM(requests) AS n FROM metrics_countries_daily WHERE day > ? "
-        "GROUP BY country ORDER BY n DESC, country LIMIT 12",
-        (day - window_days,),
-    )
-    by_kind = await db.fetchall(
-        "SELECT kind, SUM(requests) AS n FROM metrics_hourly WHERE hour > ? "
-        "GROUP BY kind ORDER BY kind",
-        (hour - wh,),
-    )
-    daily_rows = await db.fetchall(
-        "SELECT hour / 24 AS d, SUM(analyses) AS n, SUM(processing_ms_sum) AS ms "
-        "FROM analysis_hourly WHERE hour > ? GROUP BY d",
-        (hour - 720,),
-    )
-    hourly_rows = await db.fetchall(
-        "SELECT hour, SUM(requests) AS n, SUM(errors) AS e FROM metrics_hourly "
-        "WHERE hour > ? AND kind != 'health' GROUP BY hour",
-        (hour - 24,),
-    )
-    uptime = await heartbeat.uptime_percent(db, window_s, heartbeat_s, now=now)
+    a = a_rows[0]
+    sessions = a["sessions"]
+    r = next(row for row in r_rows if row["kind"] is None)
+    by_kind = sorted((row for row in r_rows if row["kind"] is not None), key=lambda x: x["kind"])
 
     total = int(a["total"])
     win_n = int(a["win"])
@@ -123,10 +105,10 @@ async def usage_metrics(
         "errors": int(r["win_errors"]),
         "uptime_percentage": uptime,
         "geographic_distribution": {row["country"]: int(row["n"]) for row in countries},
-        "total_requests": int(r["total"]),
-        "window_requests": int(r["win"]),
+        "total_requests": int(a["total_requests"]),
+        "window_requests": int(r["n"]),
         "window_requests_by_kind": {row["kind"]: int(row["n"]) for row in by_kind},
-        "average_response_ms": round(float(r["win_ms"]) / int(r["win"]), 2) if r["win"] else None,
+        "average_response_ms": round(float(r["win_ms"]) / int(r["n"]), 2) if r["n"] else None,
         "series": {
             "analyses_per_day": [
                 {"day": _iso_day(d), "count": per_day.get(d, 0), "avg_ms": ms_per_day.get(d)}
@@ -142,6 +124,48 @@ async def usage_metrics(
             ],
         },
     }
+
+
+#: Analyses: all-time totals (rollup kept by triggers, migration 0004) and the rolling windows,
+#: which all lie within the last 720 hours; plus the window's unique sessions and the first
+#: heartbeat ever (uptime's start).
+_ANALYSES_SQL: Final = """
+SELECT (SELECT analyses FROM metrics_totals WHERE id = 1) AS total,
+       (SELECT processing_ms_sum FROM metrics_totals WHERE id = 1) AS ms_total,
+       (SELECT requests FROM metrics_totals WHERE id = 1) AS total_requests,
+       (SELECT SUM(sessions) FROM metrics_session_counts WHERE day > :d) AS sessions,
+       COALESCE(SUM(CASE WHEN hour > :h - 24 THEN analyses END), 0) AS daily,
+       COALESCE(SUM(CASE WHEN hour > :h - 168 THEN analyses END), 0) AS weekly,
+       COALESCE(SUM(analyses), 0) AS monthly,
+       COALESCE(SUM(CASE WHEN hour > :h - :wh THEN analyses END), 0) AS win,
+       COALESCE(SUM(CASE WHEN hour > :h - :wh THEN anomalous END), 0) AS win_anomalous,
+       COALESCE(SUM(CASE WHEN hour > :h - :wh THEN processing_ms_sum END), 0) AS win_ms
+FROM analysis_hourly WHERE hour > :h - 720
+"""
+
+#: Requests in the window: one row per kind, then one row (kind NULL) with the window's totals.
+_REQUESTS_SQL: Final = """
+SELECT kind, SUM(requests) AS n, NULL AS win_visitor, NULL AS win_errors, NULL AS win_ms
+FROM metrics_hourly WHERE hour > :since GROUP BY kind
+UNION ALL
+SELECT NULL, COALESCE(SUM(requests), 0),
+       COALESCE(SUM(CASE WHEN kind != 'health' THEN requests END), 0),
+       COALESCE(SUM(CASE WHEN kind != 'health' THEN errors END), 0),
+       COALESCE(SUM(duration_ms_sum), 0)
+FROM metrics_hourly WHERE hour > :since
+"""
+
+
+async def _rows(
+    db: Database, sql: str, params: Sequence[Any] | dict[str, Any]
+) -> list[sqlite3.Row]:
+    """One statement, executed and fetched in a single trip to the reader's thread."""
+    return list(await db.reader.execute_fetchall(sql, params))
+
+
+async def _uptime(db: Database, window_s: int, heartbeat_s: int, now: float) -> float | None:
+    rows = await _rows(db, "SELECT MIN(ts) FROM heartbeats", ())
+    return await heartbeat.uptime_percent(db, window_s, heartbeat_s, now=now, first_beat=rows[0][0])
 
 
 async def naive_request_metrics(
