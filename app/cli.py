@@ -44,8 +44,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     reload = args.reload or settings.reload
     fd = None if reload else _systemd_fd()
     common = {
-        "proxy_headers": True,
-        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # Off: uvicorn would take the client from X-Forwarded-For for any allowed peer (and
+        # loopback by default). app/auth/clientaddr.py decides it, trusting only the
+        # configured proxy hops (CRAYON_TRUSTED_PROXY_HOPS, CRAYON_FORWARDED_ALLOW_IPS).
+        "proxy_headers": False,
         "log_config": None,
         "timeout_graceful_shutdown": 10,
     }
@@ -83,7 +85,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_hash_password(args: argparse.Namespace, settings: Settings) -> int:
-    from argon2 import PasswordHasher
+    from app.auth.passwords import hash_password
 
     if args.stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -95,7 +97,7 @@ def cmd_hash_password(args: argparse.Namespace, settings: Settings) -> int:
     if len(password) < 12:
         print("crayon: use at least 12 characters.", file=sys.stderr)
         return 2
-    print(PasswordHasher().hash(password))
+    print(hash_password(password))
     return 0
 
 

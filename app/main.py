@@ -1,6 +1,7 @@
 """The ASGI application, composed explicitly: settings -> database -> storage -> routes.
 
-Request path: uvicorn -> RequestIdMiddleware (id + JSON access log) -> SecurityHeaders ->
+Request path: uvicorn -> ClientAddressMiddleware (the client, trusted proxy hops only) ->
+RequestIdMiddleware (id + JSON access log) -> SecurityHeaders ->
 OriginSecret (when set) -> BodySizeLimit -> AuthGate (app/auth/gate.py) -> Router
 (app/web/routes.py) -> endpoint.
 """
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from app import migrate
+from app.auth.clientaddr import ClientAddressMiddleware, ProxyPolicy
 from app.auth.gate import AuthGate
 from app.auth.service import AuthService
 from app.db import Database
@@ -93,6 +95,8 @@ def create_app(settings: Settings) -> Starlette:
             await db.close()
 
     middleware = [
+        # Outermost: the limiter, the metrics and the access log all read its decision.
+        Middleware(ClientAddressMiddleware, policy=ProxyPolicy.from_settings(settings)),
         Middleware(RequestIdMiddleware),
         Middleware(MetricsMiddleware),
         Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),

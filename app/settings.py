@@ -101,6 +101,9 @@ class Settings:
     login_attempts_per_client: int = 5
     login_attempts_global: int = 50
     login_window_seconds: int = 300
+    # Password checks (argon2, 19 MiB each) running at once, and waiting; more get 503.
+    login_hash_concurrency: int = 2
+    login_hash_queue: int = 4
     max_upload_mb: int = 10
     anomaly_threshold: float = 0.5
     source_url: str = "https://github.com/crayon-demo/crayon"
@@ -189,6 +192,8 @@ class Settings:
             "LOGIN_ATTEMPTS_PER_CLIENT": ("login_attempts_per_client", 1, 1000),
             "LOGIN_ATTEMPTS_GLOBAL": ("login_attempts_global", 1, 100000),
             "LOGIN_WINDOW_SECONDS": ("login_window_seconds", 1, 86400),
+            "LOGIN_HASH_CONCURRENCY": ("login_hash_concurrency", 1, 8),
+            "LOGIN_HASH_QUEUE": ("login_hash_queue", 0, 64),
             "MAX_UPLOAD_MB": ("max_upload_mb", 1, 10),
             "TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", 0, 5),
         }

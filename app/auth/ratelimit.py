@@ -5,10 +5,9 @@ writer, see docs/security.md). A restart forgets the counts; that is accepted. T
 limit bounds an attacker with many addresses; its price is that such an attack also delays
 the real admin until the window passes (the login page says so).
 
-The client address is the ASGI peer unless `CRAYON_TRUSTED_PROXY_HOPS` says how many proxies
-stand in front of the app (CloudFront: 1; CloudFront then an ALB: 2). Each proxy appends the
-address it saw to X-Forwarded-For, so the client is the N-th entry from the right; anything
-left of it was written by the client and is not believed.
+Clients are counted by `app.auth.clientaddr.ClientInfo.limit_key`: the normalised address
+the whole app agrees on (trusted proxy hops only), IPv6 grouped by /64. The route checks the
+limits before anything else, so a refused attempt costs no password hash.
 """
 
 from __future__ import annotations
@@ -16,43 +15,9 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-
-from starlette.types import Scope
-
-from app.settings import SettingsError
+from collections.abc import Callable
 
 MAX_TRACKED_CLIENTS = 10_000
-
-
-def trusted_proxy_hops(extra: Mapping[str, str]) -> int:
-    raw = extra.get("CRAYON_TRUSTED_PROXY_HOPS", "").strip()
-    if not raw:
-        return 0
-    try:
-        hops = int(raw)
-    except ValueError:
-        raise SettingsError(
-            f"CRAYON_TRUSTED_PROXY_HOPS={raw!r} is not a whole number (0, 1 or 2)."
-        ) from None
-    if not 0 <= hops <= 5:
-        raise SettingsError(f"CRAYON_TRUSTED_PROXY_HOPS={hops} is out of range: use 0..5.")
-    return hops
-
-
-def client_address(scope: Scope, hops: int) -> str:
-    peer = scope.get("client")
-    address = str(peer[0]) if peer else "unknown"
-    if hops <= 0:
-        return address
-    forwarded: list[str] = []
-    for name, value in scope.get("headers", []):
-        if name == b"x-forwarded-for":
-            forwarded.extend(p.strip() for p in value.decode("latin-1").split(","))
-    forwarded = [p for p in forwarded if p]
-    if len(forwarded) >= hops:
-        return forwarded[-hops][:64]
-    return address
 
 
 class SlidingWindowLimiter:

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.auth.csrf import FIELD
+from app.auth.passwords import VerifierBusy
 from app.auth.secret_source import SecretUnavailable
 from app.auth.service import AuthService
 from app.auth.sessions import AdminSession
@@ -116,12 +117,13 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     auth = _auth(request)
     client = auth.client(request.scope)
-    limited = auth.limiter.hit(client)
+    # Limits first: a refused attempt reads no body and costs no hash.
+    limited = auth.limiter.hit(client.limit_key)
     next_path = safe_next(request.query_params.get("next"))
     if limited is not None:
         wait, which = limited
         who = "from your address" if which == "client" else "on this site (from everybody)"
-        log.warning("login rate limited", extra={"client": client, "limit": which})
+        log.warning("login rate limited", extra={"client": client.address, "limit": which})
         return await _login_response(
             request,
             next_path,
@@ -166,8 +168,18 @@ async def login_submit(request: Request) -> Response:
         ok = await auth.check_password(password)
     except SecretUnavailable:
         return await _login_response(request, next_path, status_code=503)
+    except VerifierBusy as busy:
+        log.warning("login refused: password checks busy", extra={"client": client.address})
+        return await _login_response(
+            request,
+            next_path,
+            status_code=503,
+            error="Too many logins are being checked right now. Try again in "
+            f"{busy.retry_after} seconds.",
+            headers={"Retry-After": str(busy.retry_after)},
+        )
     if not ok:
-        log.warning("login failed: wrong password", extra={"client": client})
+        log.warning("login failed: wrong password", extra={"client": client.address})
         return await _login_response(
             request, next_path, status_code=401, error="Wrong password. Try again."
         )
@@ -176,8 +188,8 @@ async def login_submit(request: Request) -> Response:
     previous = getattr(request.state, "admin_session", None)
     if isinstance(previous, AdminSession):
         await auth.store.revoke(previous.digest)
-    session_token, _session = await auth.store.create(client)
-    auth.limiter.forget(client)
+    session_token, _session = await auth.store.create(client.address)
+    auth.limiter.forget(client.limit_key)
     cookie = await auth.cookie()
     response = RedirectResponse(next_path, status_code=303, headers={"Cache-Control": "no-store"})
     response.set_cookie(
@@ -192,7 +204,7 @@ async def login_submit(request: Request) -> Response:
     response.delete_cookie(
         login_csrf.cookie_name, path="/", secure=cookie.secure, httponly=True, samesite="lax"
     )
-    log.info("admin logged in", extra={"client": client})
+    log.info("admin logged in", extra={"client": client.address})
     return response
 
 

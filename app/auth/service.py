@@ -12,8 +12,9 @@ from starlette.requests import cookie_parser
 from starlette.types import Scope
 
 from app.auth import passwords
+from app.auth.clientaddr import ClientInfo, client_of
 from app.auth.csrf import LoginCsrf
-from app.auth.ratelimit import SlidingWindowLimiter, client_address, trusted_proxy_hops
+from app.auth.ratelimit import SlidingWindowLimiter
 from app.auth.secret_source import (
     SecretUnavailable,
     ValueSource,
@@ -34,11 +35,13 @@ REFRESH_ON_MISMATCH_SECONDS = 30.0
 class AuthService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.proxy_hops = trusted_proxy_hops(settings.extra)
         self.limiter = SlidingWindowLimiter(
             per_client=settings.login_attempts_per_client,
             overall=settings.login_attempts_global,
             window_seconds=settings.login_window_seconds,
+        )
+        self.verifier = passwords.BoundedVerifier(
+            concurrency=settings.login_hash_concurrency, queue=settings.login_hash_queue
         )
         self.idle_seconds = settings.session_idle_minutes * 60
         self.absolute_seconds = settings.session_absolute_hours * 3600
@@ -75,6 +78,7 @@ class AuthService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cleanup
             self._cleanup = None
+        self.verifier.close()
 
     async def _cleanup_forever(self) -> None:
         while True:
@@ -126,31 +130,37 @@ class AuthService:
         return None
 
     async def check_password(self, password: str) -> bool:
-        """Verify against the stored hash; SecretUnavailable when it cannot be read."""
+        """Verify against the stored hash.
+
+        SecretUnavailable when it cannot be read; VerifierBusy when too many checks are
+        already running or waiting (no hash is computed then).
+        """
         if self.hash_source is None:
             raise SecretUnavailable("the app is still starting")
         stored = await self.hash_source.get()
-        if await run_in_threadpool(passwords.verify, stored, password):
+        if await self.verifier.verify(stored, password):
             self._warn_if_weak(stored)
             return True
         age = self.hash_source.age()
         if age is not None and age >= REFRESH_ON_MISMATCH_SECONDS:
             fresh = await self.hash_source.get(refresh=True)
             if fresh != stored:
-                return await run_in_threadpool(passwords.verify, fresh, password)
+                return await self.verifier.verify(fresh, password)
         return False
 
     def _warn_if_weak(self, stored: str) -> None:
         if self.settings.is_production and passwords.needs_rehash(stored):
+            # The app cannot rewrite the secret (its role only reads it): the operator does.
             log.warning(
-                "the admin password hash uses weaker argon2 parameters than today's defaults; "
-                "run `crayon hash-password` and store the new hash in the secret"
+                "the admin password hash uses other argon2 parameters than today's "
+                "(m=19 MiB, t=2, p=1); it still works, but run `crayon hash-password` and store "
+                "the new hash in the secret (see docs/security.md, 'The password')"
             )
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def client(self, scope: Scope) -> str:
-        return client_address(scope, self.proxy_hops)
+    def client(self, scope: Scope) -> ClientInfo:
+        return client_of(scope)
 
     def raw_cookie(self, scope: Scope) -> str | None:
         for name, value in scope.get("headers", []):

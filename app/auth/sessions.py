@@ -108,6 +108,21 @@ class SessionStore:
             expires_at=row["expires_at"],
         )
 
+    async def is_live(self, digest: str) -> bool:
+        """Whether the session is still live, without touching its idle deadline.
+
+        For long requests (the event stream) that re-check their session as they go: an open
+        stream is not activity, so it must not keep an idle session alive.
+        """
+        row = await self.db.fetchone(
+            "SELECT last_seen, expires_at, revoked_at FROM admin_sessions WHERE id = ?",
+            (digest,),
+        )
+        if row is None or row["revoked_at"] is not None:
+            return False
+        now = self.clock()
+        return bool(now < row["expires_at"] and now - row["last_seen"] < self.idle_seconds)
+
     async def revoke(self, digest: str) -> None:
         await self.db.execute_write(
             "UPDATE admin_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",

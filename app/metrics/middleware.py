@@ -8,16 +8,15 @@ before start-up finished (or by an app without metrics) are simply not counted.
 
 from __future__ import annotations
 
-import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth.clientaddr import client_of as resolved_client
 from app.metrics import emf
+from app.metrics.countries import UNKNOWN, known_country
 from app.metrics.recorder import DAY, MetricsRecorder, RequestRecord, classify
 from app.metrics.sessions import PROCESS_HASHER, SessionHasher
-
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -28,9 +27,14 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def country_of(scope: Scope) -> str:
-    """CloudFront's viewer country (ISO 3166-1 alpha-2), or "unknown"."""
-    raw = _header(scope, b"cloudfront-viewer-country").strip().upper()
-    return raw if _COUNTRY.match(raw) else "unknown"
+    """CloudFront's viewer country (an assigned ISO 3166-1 alpha-2 code), or "unknown".
+
+    Believed only when the request came through the trusted proxies (see
+    app/auth/clientaddr.py): a visitor talking to the app directly could write any header.
+    """
+    if not resolved_client(scope).via_proxy:
+        return UNKNOWN
+    return known_country(_header(scope, b"cloudfront-viewer-country"))
 
 
 def session_of(scope: Scope, now: float, hasher: SessionHasher = PROCESS_HASHER) -> str:
@@ -38,11 +42,8 @@ def session_of(scope: Scope, now: float, hasher: SessionHasher = PROCESS_HASHER)
 
 
 def client_of(scope: Scope) -> str:
-    viewer = _header(scope, b"cloudfront-viewer-address")
-    if viewer:
-        return viewer.rsplit(":", 1)[0]
-    client = scope.get("client")
-    return str(client[0]) if client else ""
+    """The address the whole app agrees on (the limiter and the access log read the same)."""
+    return resolved_client(scope).address
 
 
 class MetricsMiddleware:

@@ -9,9 +9,11 @@ change (at most about once a second, and at once after an analysis), a comment l
 (`: heartbeat`) every HEARTBEAT_S seconds so proxies (ALB idle timeout 60 s, CloudFront origin
 read timeout 30 s) never see an idle connection, `Cache-Control: no-cache` and
 `X-Accel-Buffering: no` so nothing buffers it. It ends cleanly when the client goes away, after
-MAX_STREAM_S (the browser reconnects by itself, per the `retry:` field), or when the server is
-asked to stop (SIGTERM/SIGINT): it sends `event: bye` and closes, so a graceful shutdown does not
-wait for the stream.
+MAX_STREAM_S (the browser reconnects by itself, per the `retry:` field), when the server is
+asked to stop (SIGTERM/SIGINT), so a graceful shutdown does not wait for the stream, or when the
+admin session that opened it ends (logout, idle or absolute timeout: the server-side record is
+re-read at least every SESSION_CHECK_S, without counting as activity): it sends `event: bye`
+and closes. The browser's reconnect then meets the login gate.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from app.auth.service import AuthService
+from app.auth.sessions import AdminSession
 from app.metrics.live import Changes
 from app.metrics.queries import WINDOWS, usage_metrics, window_name
 from app.metrics.recorder import MetricsRecorder
@@ -38,6 +42,7 @@ from app.web.pages import render
 HEARTBEAT_S: Final = 15.0
 MAX_STREAM_S: Final = 600.0
 MIN_EVENT_GAP_S: Final = 0.5
+SESSION_CHECK_S: Final = 1.0
 KIND_LABELS: Final = {
     "page": "pages",
     "api": "API",
@@ -165,14 +170,27 @@ async def events(request: Request) -> Response:
     changes: Changes = getattr(state, "changes", None) or Changes()
     stopping: asyncio.Event = getattr(state, "stopping", None) or asyncio.Event()
     heartbeat_s = float(getattr(state, "sse_heartbeat_s", HEARTBEAT_S))
+    # The gate let this request in with a live session; the stream outlives that check.
+    session = getattr(request.state, "admin_session", None)
+    auth = getattr(state, "auth", None)
+
+    async def session_ended() -> bool:
+        if not isinstance(session, AdminSession) or not isinstance(auth, AuthService):
+            return True  # fail closed: a stream without a known session does not run
+        return auth.store is None or not await auth.store.is_live(session.digest)
 
     async def stream() -> AsyncIterator[str]:
-        started = last_write = time.monotonic()
+        started = last_write = checked = time.monotonic()
         seen = changes.version
         yield "retry: 3000\n"
         yield _sse("metrics", await figures(request, window), seen)
         while True:
             now = time.monotonic()
+            if now - checked >= SESSION_CHECK_S:
+                checked = now
+                if await session_ended():
+                    yield _sse("bye", {"reason": "session ended"})
+                    return
             if stopping.is_set() or now - started > MAX_STREAM_S:
                 yield _sse(
                     "bye", {"reason": "server stopping" if stopping.is_set() else "reconnect"}

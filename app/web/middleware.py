@@ -16,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth.clientaddr import client_of
 from app.logs import request_id_var
 
 access_log = logging.getLogger("crayon.access")
@@ -66,6 +67,7 @@ class RequestIdMiddleware:
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
+                    "client": client_of(scope).address,
                     "status": status,
                     "duration_ms": round(duration_ms, 2),
                 },
