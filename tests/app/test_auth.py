@@ -294,6 +294,19 @@ def test_logout_revokes_the_session_server_side(admin: TestClient, settings: Set
     assert c.get("/api/metrics").status_code == 401
 
 
+def test_checking_a_session_is_not_activity(admin: TestClient, settings: Settings) -> None:
+    # The event stream re-checks its session as it goes; that must not keep it alive.
+    store = admin.app.state.auth.store  # type: ignore[union-attr]
+    with _db(settings) as db:
+        db.execute("UPDATE admin_sessions SET last_seen = last_seen - 120")
+        digest, seen = db.execute("SELECT id, last_seen FROM admin_sessions").fetchone()
+    assert admin.portal.call(store.is_live, digest) is True  # type: ignore[union-attr]
+    with _db(settings) as db:
+        assert db.execute("SELECT last_seen FROM admin_sessions").fetchone()[0] == seen
+        db.execute("UPDATE admin_sessions SET last_seen = ?", (time.time() - 31 * 60,))
+    assert admin.portal.call(store.is_live, digest) is False  # type: ignore[union-attr]
+
+
 def test_cleanup_deletes_expired_records(admin: TestClient, settings: Settings) -> None:
     with _db(settings) as db:
         db.execute("UPDATE admin_sessions SET expires_at = 0")

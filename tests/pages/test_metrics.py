@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import sqlite3
@@ -113,12 +114,15 @@ def test_rollups_equal_the_raw_log(mclient: TestClient, settings: Settings) -> N
     assert by_country == rolled_country
 
 
-def test_countries_sessions_and_no_addresses_stored(
-    mclient: TestClient, settings: Settings
-) -> None:
-    for country, ua in [("DE", "a"), ("DE", "a"), ("FR", "b"), ("de", "c"), ("Germany", "d")]:
-        mclient.get("/demo", headers={"CloudFront-Viewer-Country": country, "User-Agent": ua})
-    m = metrics(mclient)
+def test_countries_sessions_and_no_addresses_stored(settings: Settings) -> None:
+    # Behind one trusted proxy (CloudFront): its viewer-country header is believed.
+    proxied = dataclasses.replace(settings, trusted_proxy_hops=1, forwarded_allow_ips="*")
+    with TestClient(create_app(proxied)) as mclient:
+        login(mclient)
+        mclient.headers["X-Forwarded-For"] = "192.0.2.10"
+        for country, ua in [("DE", "a"), ("DE", "a"), ("FR", "b"), ("de", "c"), ("Germany", "d")]:
+            mclient.get("/demo", headers={"CloudFront-Viewer-Country": country, "User-Agent": ua})
+        m = metrics(mclient)
     geo = m["geographic_distribution"]
     assert geo["DE"] == 3 and geo["FR"] == 1 and geo["unknown"] >= 1
     assert "Germany" not in geo
@@ -129,6 +133,7 @@ def test_countries_sessions_and_no_addresses_stored(
             for row in conn.execute(f"SELECT * FROM {table}"):
                 text = "|".join(map(str, row))
                 assert "testclient" not in text  # the client address TestClient uses
+                assert "192.0.2.10" not in text
 
 
 def test_error_rate_counts_5xx_and_emits_an_emf_line(

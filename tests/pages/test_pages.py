@@ -7,6 +7,7 @@ import io
 import sqlite3
 import time
 
+import pytest
 from starlette.testclient import TestClient
 
 from app.main import create_app
@@ -95,9 +96,46 @@ def test_history_paginates_filters_and_exports(admin: TestClient, settings: Sett
     assert "attachment" in export.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert len(rows) == 9 and all(r["verdict"] == "anomalous" for r in rows)
-    key = export.headers["x-export-key"]
-    assert key.startswith("exports/") and key.endswith(".csv")
-    assert (settings.local_storage_dir / key).read_bytes() == export.content
+
+
+def _stored_files(settings: Settings) -> set[str]:
+    root = settings.local_storage_dir
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_export_is_a_get_that_changes_nothing_and_streams_every_row(
+    admin: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.web import history
+
+    ids = [_upload(admin) for _ in range(2)]
+    with sqlite3.connect(settings.database_path) as conn:
+        base = time.time() - 86400
+        for i in range(9):
+            # Pairs with one timestamp: the keyset pages must neither repeat nor skip them.
+            conn.execute(
+                "INSERT INTO analyses (id, created_at, source, age_group, score, verdict, "
+                "threshold, model_version, processing_ms, width, height, drawing_key, "
+                "heatmap_key, result_json) SELECT ?, ?, source, age_group, score, verdict, "
+                "threshold, model_version, processing_ms, width, height, drawing_key, "
+                "heatmap_key, result_json FROM analyses WHERE id = ?",
+                (f"old{i:02d}", base + i // 2, ids[0]),
+            )
+        before_rows = conn.execute("SELECT COUNT(*) FROM analyses").fetchone()[0]
+    files_before = _stored_files(settings)
+    monkeypatch.setattr(history, "EXPORT_PAGE", 2)
+    first = admin.get("/history/export.csv")
+    second = admin.get("/history/export.csv")
+    assert first.status_code == second.status_code == 200
+    assert "x-export-key" not in first.headers
+    assert first.content == second.content
+    rows = list(csv.DictReader(io.StringIO(first.text)))
+    assert len(rows) == before_rows == 11
+    assert len({r["id"] for r in rows}) == 11
+    assert [r["created"] for r in rows] == sorted((r["created"] for r in rows), reverse=True)
+    assert _stored_files(settings) == files_before  # nothing written to storage
+    with sqlite3.connect(settings.database_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM analyses").fetchone()[0] == before_rows
 
 
 def test_csv_cells_cannot_become_formulas() -> None:

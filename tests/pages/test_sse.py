@@ -123,6 +123,20 @@ def test_stream_ends_cleanly_when_the_server_stops(live: Server) -> None:
     assert "timeout graceful shutdown exceeded" not in live.log.read_text()
 
 
+def test_stream_ends_when_its_session_is_logged_out(live: Server) -> None:
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        login(http)
+        with http.stream("GET", "/api/events") as response:
+            events = Events(response)
+            assert events.wait_for(lambda: bool(events.events))
+            r = http.post("/logout", follow_redirects=False)
+            assert r.status_code == 303
+            assert events.closed.wait(5), "the stream kept sending after logout"
+            assert events.events[-1] == ("bye", {"reason": "session ended"})
+        # the browser's automatic reconnect meets the gate
+        assert http.get("/api/events").status_code == 401
+
+
 def _wait(predicate, timeout: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
