@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 from app import migrate
 from app.auth.clientaddr import ClientAddressMiddleware, ProxyPolicy
 from app.auth.gate import AuthGate
+from app.auth.secret_source import origin_secret_source, warn_about_secrets_in_environment
 from app.auth.service import AuthService
 from app.db import Database
 from app.metrics.middleware import MetricsMiddleware
@@ -58,6 +59,7 @@ async def _drain_spool_forever(storage: SpoolingStorage) -> None:
 
 def create_app(settings: Settings) -> Starlette:
     auth = AuthService(settings)
+    warn_about_secrets_in_environment(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -101,13 +103,10 @@ def create_app(settings: Settings) -> Starlette:
         Middleware(MetricsMiddleware),
         Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
     ]
-    if settings.origin_secret:
+    origin = origin_secret_source(settings)  # CRAYON_ORIGIN_SECRET_ID, else the plain value
+    if origin is not None:
         middleware.append(
-            Middleware(
-                OriginSecretMiddleware,
-                secret=settings.origin_secret,
-                open_paths=frozenset({"/healthz"}),
-            )
+            Middleware(OriginSecretMiddleware, source=origin, open_paths=frozenset({"/healthz"}))
         )
     middleware.append(
         Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_mb * 1024 * 1024 + 65536)

@@ -94,6 +94,8 @@ class Settings:
     replica_url: str | None = None
     durable_writes: bool = False
     origin_secret: str | None = None
+    # Secrets Manager id of the origin secret; fetched by the app, wins over origin_secret.
+    origin_secret_id: str | None = None
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
     session_idle_minutes: int = 30
@@ -175,6 +177,7 @@ class Settings:
             "session_secret_id": get("SESSION_SECRET_ID"),
             "replica_url": get("REPLICA_URL"),
             "origin_secret": get("ORIGIN_SECRET"),
+            "origin_secret_id": get("ORIGIN_SECRET_ID"),
             "aws_region": source.get("AWS_REGION")
             or source.get("AWS_DEFAULT_REGION")
             or "us-east-1",

@@ -11,9 +11,17 @@ cached for `SECRET_TTL_SECONDS` and re-read after that; a failed read drops the 
 (fail closed) and is retried no more than every `RETRY_SECONDS`. When it cannot be read the
 login page says why and protected pages stay closed (seed 001 opens them; Crayon does not).
 
-Session signing key: `CRAYON_SESSION_KEY`, else the secret `CRAYON_SESSION_SECRET_ID`
-(JSON `{"session_key": "..."}` or the bare key), else a random key kept in
-`<data dir>/session.key` (0600).
+Session signing key: the secret `CRAYON_SESSION_SECRET_ID` (JSON `{"session_key": "..."}` or
+the bare key), else `CRAYON_SESSION_KEY`, else a random key kept in `<data dir>/session.key`
+(0600). The secret id wins: a secret the app fetches itself is not in the process's
+environment, where every child process and crash dump would see it.
+
+Origin secret (the X-Origin-Verify value CloudFront adds): the secret
+`CRAYON_ORIGIN_SECRET_ID` (a plain string, or JSON `{"origin_secret": "..."}`), re-read like
+the admin hash, else `CRAYON_ORIGIN_SECRET`.
+
+`CRAYON_ADMIN_PASSWORD_HASH` is not read by the app (it fetches the hash by id); when it is
+present the app logs a warning, since it is a secret sitting in the environment for nothing.
 """
 
 from __future__ import annotations
@@ -266,6 +274,51 @@ def _read_private(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+UNUSED_SECRET_VARIABLES = ("CRAYON_ADMIN_PASSWORD_HASH",)
+
+
+def warn_about_secrets_in_environment(settings: Settings) -> list[str]:
+    """Log (and return) the secret-bearing variables the app ignores or overrides."""
+    found = [name for name in UNUSED_SECRET_VARIABLES if os.environ.get(name)]
+    if settings.session_secret_id and settings.session_key:
+        found.append("CRAYON_SESSION_KEY")
+    if settings.origin_secret_id and settings.origin_secret:
+        found.append("CRAYON_ORIGIN_SECRET")
+    for name in found:
+        log.warning(
+            f"{name} is set in the environment but not used: the app reads that secret from "
+            "Secrets Manager by id. Remove it from the environment (task definition or "
+            "env file) so the secret does not sit there.",
+            extra={"variable": name},
+        )
+    return found
+
+
+def parse_origin_secret(raw: str) -> str:
+    text = raw.strip()
+    value: Any = text
+    if text.startswith("{"):
+        try:
+            value = json.loads(text).get("origin_secret")
+        except (ValueError, AttributeError):
+            value = None
+    if not isinstance(value, str) or len(value.strip()) < 16:
+        raise ValueError(
+            "it does not hold an origin secret of at least 16 characters: store a plain "
+            'random string or {"origin_secret": "..."}'
+        )
+    return value.strip()
+
+
+def origin_secret_source(settings: Settings) -> ValueSource | None:
+    """Where the X-Origin-Verify value comes from, or None when no origin check is set."""
+    if settings.origin_secret_id:
+        return SecretsManagerValue(settings, settings.origin_secret_id, parse_origin_secret)
+    if settings.origin_secret:
+        return FixedValue(settings.origin_secret, "CRAYON_ORIGIN_SECRET")
+    return None
+
+
 def admin_hash_source(settings: Settings) -> ValueSource:
     if settings.is_production:
         if not settings.admin_secret_id:
@@ -292,6 +345,10 @@ def admin_hash_source(settings: Settings) -> ValueSource:
 
 
 def session_key_source(settings: Settings) -> ValueSource:
+    if settings.session_secret_id:
+        return SecretsManagerValue(
+            settings, settings.session_secret_id, parse_session_key, ttl=None
+        )
     if settings.session_key:
         if len(settings.session_key) < MIN_SESSION_KEY_CHARS:
             raise SettingsError(
@@ -299,10 +356,6 @@ def session_key_source(settings: Settings) -> ValueSource:
                 'characters (python3 -c "import secrets; print(secrets.token_urlsafe(48))").'
             )
         return FixedValue(settings.session_key, "CRAYON_SESSION_KEY")
-    if settings.session_secret_id:
-        return SecretsManagerValue(
-            settings, settings.session_secret_id, parse_session_key, ttl=None
-        )
     path = settings.data_dir / SESSION_KEY_FILE
     _write_private(path, secrets.token_urlsafe(48))
     key = _read_private(path)

@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.clientaddr import client_of
+from app.auth.secret_source import FixedValue, SecretUnavailable, ValueSource
 from app.logs import request_id_var
 
 access_log = logging.getLogger("crayon.access")
@@ -106,12 +107,25 @@ class SecurityHeadersMiddleware:
 class OriginSecretMiddleware:
     """Only CloudFront knows the origin secret: requests that go around it are refused.
 
+    The expected value comes from `source` (Secrets Manager by id, re-read as it ages, or a
+    fixed value); while it cannot be read every checked request gets 503 (fail closed).
     /healthz stays open so load balancers and systemd health checks work without it.
     """
 
-    def __init__(self, app: ASGIApp, *, secret: str, open_paths: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        open_paths: frozenset[str],
+        secret: str | None = None,
+        source: ValueSource | None = None,
+    ) -> None:
         self.app = app
-        self.secret = secret.encode()
+        if source is None:
+            if not secret:
+                raise ValueError("OriginSecretMiddleware needs a secret or a source")
+            source = FixedValue(secret, "CRAYON_ORIGIN_SECRET")
+        self.source = source
         self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,7 +137,17 @@ class OriginSecretMiddleware:
             if name == b"x-origin-verify":
                 given = value
                 break
-        if not hmac.compare_digest(given, self.secret):
+        try:
+            expected = (await self.source.get()).encode()
+        except SecretUnavailable:
+            response = PlainTextResponse(
+                "The origin check cannot read its secret right now; try again in a minute.",
+                status_code=503,
+                headers={"Retry-After": "30"},
+            )
+            await response(scope, receive, send)
+            return
+        if not hmac.compare_digest(given, expected):
             response = PlainTextResponse(
                 "Direct access to the origin is not allowed; use the site's public address.",
                 status_code=403,

@@ -168,3 +168,52 @@ def test_an_unreadable_session_key_secret_keeps_them_closed(
     settings = _production(tmp_path, bucket, session_secret_id="crayon/no-such-key")
     with _client(settings) as c:
         _assert_closed(c, "crayon/no-such-key")
+
+
+def test_the_session_key_secret_wins_over_an_injected_environment_copy(
+    tmp_path: Path, bucket: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    sm = _secrets(bucket)
+    sm.create_secret(Name=SECRET_ID, SecretString=hash_password(PASSWORD))
+    sm.create_secret(Name="crayon/session", SecretString=json.dumps({"session_key": "s" * 48}))
+    settings = _production(
+        tmp_path, bucket, session_secret_id="crayon/session", session_key="e" * 48
+    )
+    with caplog.at_level("WARNING"), _client(settings) as c:
+        assert post_login(c, PASSWORD).status_code == 303
+        status = c.app.state.auth.status()  # type: ignore[attr-defined]
+    assert status["session_key"]["source"] == "the Secrets Manager secret 'crayon/session'"
+    assert any(getattr(r, "variable", None) == "CRAYON_SESSION_KEY" for r in caplog.records)
+
+
+def test_an_admin_hash_in_the_environment_is_ignored_and_reported(
+    prod: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.auth.secret_source import warn_about_secrets_in_environment
+
+    injected = hash_password("not the password 1")
+    monkeypatch.setenv("CRAYON_ADMIN_PASSWORD_HASH", injected)
+    with caplog.at_level("WARNING"):
+        found = warn_about_secrets_in_environment(prod.app.state.settings)  # type: ignore[attr-defined]
+    assert found == ["CRAYON_ADMIN_PASSWORD_HASH"]
+    assert "Remove it from the environment" in caplog.text
+    assert injected not in caplog.text  # the warning names the variable, never its value
+    # The login keeps using the hash from Secrets Manager, not the environment's.
+    assert post_login(prod, "not the password 1").status_code == 401
+    assert post_login(prod, PASSWORD).status_code == 303
+
+
+def test_origin_secret_fetched_by_id(tmp_path: Path, bucket: dict[str, str]) -> None:
+    sm = _secrets(bucket)
+    sm.create_secret(Name=SECRET_ID, SecretString=hash_password(PASSWORD))
+    sm.create_secret(Name="crayon/origin", SecretString="o" * 48)
+    settings = _production(tmp_path, bucket, origin_secret_id="crayon/origin")
+    with _client(settings) as c:
+        assert c.get("/healthz").status_code == 200
+        assert c.get("/").status_code == 403
+        assert c.get("/", headers={"X-Origin-Verify": "o" * 48}).status_code == 200
+    missing = _production(tmp_path / "b", bucket, origin_secret_id="crayon/no-origin")
+    with _client(missing) as c:
+        r = c.get("/", headers={"X-Origin-Verify": "anything at all here"})
+        assert r.status_code == 503 and "Retry-After" in r.headers
+        assert c.get("/healthz").status_code == 200
