@@ -58,7 +58,14 @@ def test_key_from_secrets_manager_by_id(
 ) -> None:
     require_loopback(moto.url)
     moto.reset()
-    client = boto3.client("secretsmanager", endpoint_url=moto.url, **_creds(moto))
+    env = moto.env()
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto.url,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_REGION"],
+    )
     client.create_secret(Name="fullstack/gemini", SecretString=f'{{"GEMINI_API_KEY": "{KEY}"}}')
     backend = Backend(
         tmp_path / "b.log",
@@ -86,12 +93,3 @@ def test_missing_secret_stops_the_start_with_a_clear_error(
     logs = backend.logs()
     assert "cannot read secret 'fullstack/absent'" in logs
     assert "Traceback" not in logs
-
-
-def _creds(moto: MotoServer) -> dict[str, str]:
-    env = moto.env()
-    return {
-        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-        "region_name": env["AWS_REGION"],
-    }
