@@ -149,6 +149,9 @@ def test_resume_beyond_the_ring_says_so(backend_factory: BackendFactory) -> None
     assert events[0].payload == {"missed_from": 3, "resume_from": 9}
     assert events[0].id == 8  # the client's cursor moves to just before what is kept
     assert [e.id for e in events[1:]] == [9, 10, 11, 12]
+    # EventSource polyfills that cannot set headers send the id in the query string.
+    with httpx.Client(timeout=10) as client, client.stream("GET", url + "?lastEventId=10") as r:
+        assert [e.id for e in events_of(read_until_done(r))] == [11, 12]
 
 
 @pytest.mark.parametrize(
@@ -279,3 +282,20 @@ def test_logs_are_json_lines(paced: Backend) -> None:
         entry = json.loads(line)
         assert {"ts", "level", "msg"} <= set(entry), line
     assert any(json.loads(x).get("msg") == "run started" for x in lines)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("BACKEND_HEARTBEAT_S", "soon", "BACKEND_HEARTBEAT_S='soon' is not a number"),
+        ("BACKEND_HEARTBEAT_S", "90", "out of range"),  # above the ALB's 60 s idle timeout
+        ("BACKEND_MAX_STREAMS", "2.5", "not a whole number"),
+    ],
+)
+def test_bad_settings_stop_the_start_with_their_name(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    backend = Backend(tmp_path / "b.log", **{name: value}).start(wait=False)
+    assert backend.proc is not None
+    assert backend.proc.wait(20) == 2
+    assert says in backend.logs()
