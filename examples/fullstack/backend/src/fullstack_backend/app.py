@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -19,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from fullstack_backend.runs import Event, Run, RunLimitError, RunStore, aiter_events
 from fullstack_backend.secrets import ApiKey, load_api_key
 from fullstack_backend.settings import Settings
+from fullstack_backend.static import static_endpoint
 from fullstack_backend.validation import InvalidInput, parse_last_event_id, parse_run_request
 
 log = logging.getLogger("fullstack_backend.app")
@@ -214,11 +216,13 @@ def create_app(settings: Settings | None = None, api_key: ApiKey | None = None) 
             state.stopping.set()
             await state.runs.close()
 
-    return Starlette(
-        routes=[
-            Route("/api/health", health, methods=["GET"]),
-            Route("/api/runs", start_run, methods=["POST"]),
-            Route("/api/runs/{run_id:str}/events", run_events, methods=["GET"]),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/runs", start_run, methods=["POST"]),
+        Route("/api/runs/{run_id:str}/events", run_events, methods=["GET"]),
+    ]
+    if settings.static_dir:
+        # Dev mode: the frontend's export on the same origin (production: CloudFront and S3).
+        serve = static_endpoint(Path(settings.static_dir))
+        routes.append(Route("/{path:path}", serve, methods=["GET", "HEAD"]))
+    return Starlette(routes=routes, lifespan=lifespan)

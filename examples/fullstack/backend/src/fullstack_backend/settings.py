@@ -34,6 +34,13 @@ def _flag(env: dict[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _folder(env: dict[str, str], name: str) -> str | None:
+    raw = env.get(name) or None
+    if raw is not None and not os.path.isfile(os.path.join(raw, "index.html")):
+        raise SettingsError(f"{name}={raw!r} has no index.html (expected a `next export` folder)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -54,6 +61,8 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     gemini_secret_id: str | None = None
     log_level: str = "info"
+    # Dev mode: a `next export`-style folder served on the same origin as /api.
+    static_dir: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -72,4 +81,5 @@ class Settings:
             forwarded_allow_ips=env.get("BACKEND_FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips),
             gemini_secret_id=env.get("BACKEND_GEMINI_SECRET_ID") or None,
             log_level=env.get("BACKEND_LOG_LEVEL", cls.log_level).lower(),
+            static_dir=_folder(env, "BACKEND_STATIC_DIR"),
         )
