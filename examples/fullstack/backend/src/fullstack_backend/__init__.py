@@ -1,0 +1,1 @@
+"""Crayon's example backend: a workflow's steps streamed as server-sent events."""

@@ -1,0 +1,1 @@
+self.__BUILD_MANIFEST = {"/": "index.html", "/404": "404.html", "/runs": "runs.html"};
