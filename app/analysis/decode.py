@@ -20,9 +20,11 @@ from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile, PngImagePlugin
 
 from app.analysis.common import fit_within
+from app.analysis.pngscan import PngLayout, PngRefused, scan_png
+from app.analysis.pngstripes import can_stripe, decode_png_stripes
 from app.analysis.pngwrite import encode_png
 
 ImageFormat = Literal["PNG", "JPEG", "WEBP"]
@@ -34,6 +36,10 @@ MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024
 MAX_PIXELS: Final = 25_000_000
 #: The stored (clean) copy and the analysed image are scaled down to this long side.
 STORED_MAX_SIDE: Final = 2048
+#: Largest image decoded whole, in pixels: WebP, interlaced PNG and 16-bit colour PNG, which
+#: Pillow cannot reduce while decoding (a whole RGBA buffer of this size is 32 MB). Other PNGs
+#: are decoded in stripes and JPEGs at a reduced scale, up to ``MAX_PIXELS``.
+FULL_DECODE_MAX_PIXELS: Final = 8_000_000
 
 ACCEPTED_CONTENT_TYPES: Final[dict[ImageFormat, frozenset[str]]] = {
     "PNG": frozenset({"image/png", "image/x-png"}),
@@ -48,6 +54,11 @@ _HUMAN: Final[dict[ImageFormat, str]] = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "
 # process-wide settings on purpose: nothing in this app should decode more than 25 megapixels.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.simplefilter("error", Image.DecompressionBombWarning)
+# A cut-short file is refused, never half-decoded; text chunks are inflated only so far (a
+# zTXt chunk is a zlib bomb like any other).
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+PngImagePlugin.MAX_TEXT_CHUNK = 256 * 1024
+PngImagePlugin.MAX_TEXT_MEMORY = 1024 * 1024
 
 
 class UploadRejected(Exception):
@@ -231,9 +242,16 @@ def decode_upload(data: bytes, content_type: str | None = None) -> DecodedImage:
     _check_dimensions(*size)
     started = time.perf_counter()
     try:
-        decoded = _decode(data, fmt)
+        layout = _scan(data) if fmt == "PNG" else None
+        if layout is not None and max(size) > STORED_MAX_SIDE and can_stripe(layout):
+            decoded = _decode_stripes(data, layout)
+        else:
+            _check_whole_decode(fmt, layout, *size)
+            decoded = _decode(data, fmt)
     except UploadRejected:
         raise
+    except PngRefused as exc:
+        raise UploadRejected(exc.message, exc.status) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadRejected(
             f"The image is larger than {MAX_PIXELS // 1_000_000} megapixels", 413
@@ -245,6 +263,60 @@ def decode_upload(data: bytes, content_type: str | None = None) -> DecodedImage:
             f"This {_HUMAN[fmt]} file is damaged or incomplete and cannot be read", 400
         ) from None
     return replace(decoded, decode_ms=(time.perf_counter() - started) * 1000.0)
+
+
+def _scan(data: bytes) -> PngLayout:
+    """The PNG's chunks, checked before Pillow walks them (see pngscan.py)."""
+    layout = scan_png(data)
+    if layout.frames > 1:
+        raise UploadRejected(
+            "Animated images are not supported; upload a single still picture", 415
+        )
+    return layout
+
+
+def _check_whole_decode(fmt: ImageFormat, layout: PngLayout | None, width: int, height: int) -> None:
+    """Refuse an image that would be decoded whole and is larger than FULL_DECODE_MAX_PIXELS."""
+    pixels = width * height
+    if fmt == "JPEG" or pixels <= FULL_DECODE_MAX_PIXELS:
+        return
+    if fmt == "WEBP":
+        kind = "WebP images"
+    elif layout is not None and layout.interlaced:
+        kind = "Interlaced PNG images"
+    else:
+        kind = "16-bit colour PNG images"
+    raise UploadRejected(
+        f"The image is {_megapixels(pixels)} megapixels ({width} x {height}); {kind} are "
+        f"accepted up to {FULL_DECODE_MAX_PIXELS // 1_000_000} megapixels (ordinary PNG and "
+        f"JPEG up to {MAX_PIXELS // 1_000_000}). Save it smaller, or as an ordinary PNG or JPEG",
+        413,
+    )
+
+
+def _decode_stripes(data: bytes, layout: PngLayout) -> DecodedImage:
+    """A large PNG decoded stripe by stripe straight to the stored size (pngstripes.py)."""
+    size = fit_within(layout.width, layout.height, STORED_MAX_SIDE)
+    rgb = decode_png_stripes(data, layout, size)
+    orientation = _exif_orientation(layout.exif)
+    return DecodedImage(
+        image=_apply_orientation(rgb, orientation),
+        format="PNG",
+        original_width=layout.width,
+        original_height=layout.height,
+    )
+
+
+def _exif_orientation(exif: bytes | None) -> int:
+    if not exif:
+        return 1
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif)
+        value = parsed.get(0x0112, 1)
+    except Exception:  # a broken EXIF block only loses the orientation
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _decode(data: bytes, fmt: ImageFormat) -> DecodedImage:
