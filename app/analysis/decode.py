@@ -40,6 +40,9 @@ STORED_MAX_SIDE: Final = 2048
 #: Pillow cannot reduce while decoding (a whole RGBA buffer of this size is 32 MB). Other PNGs
 #: are decoded in stripes and JPEGs at a reduced scale, up to ``MAX_PIXELS``.
 FULL_DECODE_MAX_PIXELS: Final = 8_000_000
+#: Most scans a JPEG may have: baseline files have 1, progressive ones about 10; each scan
+#: costs a pass over the whole image, so thousands of them are a CPU bomb.
+MAX_JPEG_SCANS: Final = 100
 
 ACCEPTED_CONTENT_TYPES: Final[dict[ImageFormat, frozenset[str]]] = {
     "PNG": frozenset({"image/png", "image/x-png"}),
@@ -132,6 +135,22 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
 
 
 _SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: Progressive frames: libjpeg keeps every DCT coefficient of the whole image in memory.
+_PROGRESSIVE_SOF: Final = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+
+
+def jpeg_is_progressive(data: bytes) -> bool:
+    """Whether the first frame header of a JPEG is progressive (damaged files: False)."""
+    i = 2
+    n = len(data)
+    while i + 4 <= n and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker in _SOF_MARKERS:
+            return marker in _PROGRESSIVE_SOF
+        if marker in (0xD9, 0xDA):
+            return False
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return False
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -246,7 +265,7 @@ def decode_upload(data: bytes, content_type: str | None = None) -> DecodedImage:
         if layout is not None and max(size) > STORED_MAX_SIDE and can_stripe(layout):
             decoded = _decode_stripes(data, layout)
         else:
-            _check_whole_decode(fmt, layout, *size)
+            _check_whole_decode(data, fmt, layout, *size)
             decoded = _decode(data, fmt)
     except UploadRejected:
         raise
@@ -275,13 +294,23 @@ def _scan(data: bytes) -> PngLayout:
     return layout
 
 
-def _check_whole_decode(fmt: ImageFormat, layout: PngLayout | None, width: int, height: int) -> None:
-    """Refuse an image that would be decoded whole and is larger than FULL_DECODE_MAX_PIXELS."""
+def _check_whole_decode(
+    data: bytes, fmt: ImageFormat, layout: PngLayout | None, width: int, height: int
+) -> None:
+    """Refuse what would cost more than FULL_DECODE_MAX_PIXELS of memory, or a JPEG CPU bomb."""
     pixels = width * height
-    if fmt == "JPEG" or pixels <= FULL_DECODE_MAX_PIXELS:
+    if fmt == "JPEG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise UploadRejected(
+            f"This JPEG file has more than {MAX_JPEG_SCANS} scans (passes over the picture); "
+            "save it again as an ordinary JPEG",
+            413,
+        )
+    if pixels <= FULL_DECODE_MAX_PIXELS or (fmt == "JPEG" and not jpeg_is_progressive(data)):
         return
     if fmt == "WEBP":
         kind = "WebP images"
+    elif fmt == "JPEG":
+        kind = "Progressive JPEG images"
     elif layout is not None and layout.interlaced:
         kind = "Interlaced PNG images"
     else:
