@@ -37,9 +37,9 @@ MAX_PIXELS: Final = 25_000_000
 #: The stored (clean) copy and the analysed image are scaled down to this long side.
 STORED_MAX_SIDE: Final = 2048
 #: Largest image decoded whole, in pixels: WebP, interlaced PNG and 16-bit colour PNG, which
-#: Pillow cannot reduce while decoding (a whole RGBA buffer of this size is 32 MB). Other PNGs
+#: Pillow cannot reduce while decoding (a whole RGBA buffer of this size is 17 MB). Other PNGs
 #: are decoded in stripes and JPEGs at a reduced scale, up to ``MAX_PIXELS``.
-FULL_DECODE_MAX_PIXELS: Final = 8_000_000
+FULL_DECODE_MAX_PIXELS: Final = 4_200_000
 #: Most scans a JPEG may have: baseline files have 1, progressive ones about 10; each scan
 #: costs a pass over the whole image, so thousands of them are a CPU bomb.
 MAX_JPEG_SCANS: Final = 100
@@ -407,9 +407,10 @@ def _shrink(im: Image.Image) -> Image.Image:
 
 
 def _on_white(rgba: Image.Image) -> Image.Image:
-    """Composite a transparent image onto white paper."""
-    paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(paper, rgba).convert("RGB")
+    """Composite a transparent image onto white paper (pasting through its alpha: no copies)."""
+    paper = Image.new("RGB", rgba.size, (255, 255, 255))
+    paper.paste(rgba, mask=rgba)
+    return paper
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -432,6 +433,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     if mode in ("RGBA", "LA", "RGBa", "La", "PA"):
         if mode not in ("RGBA", "LA"):
             im = im.convert("RGBA")
-        return _on_white(_shrink(im).convert("RGBA"))
+        shrunk = _shrink(im)
+        return _on_white(shrunk if shrunk.mode == "RGBA" else shrunk.convert("RGBA"))
     # CMYK, YCbCr and other exotic modes: let Pillow convert, then scale.
     return _shrink(im.convert("RGB"))
