@@ -99,7 +99,9 @@ def decode_png_stripes(data: bytes, layout: PngLayout, size: tuple[int, int]) ->
                 raise PngRefused("This PNG file is damaged or incomplete: image data is missing")
             stream = zlib.compress(b"\x00" + previous + filtered, 0)
             del filtered
-            stripe = Image.frombytes(raw_mode, (row_bytes // bpp, rows + 1), stream, "zip", raw_mode)
+            stripe = Image.frombytes(
+                raw_mode, (row_bytes // bpp, rows + 1), stream, "zip", raw_mode
+            )
             raw = np.asarray(stripe, dtype=np.uint8).reshape(rows + 1, row_bytes)[1:]
             del stripe, stream
             previous = raw[-1].tobytes()
@@ -134,7 +136,7 @@ def _samples(raw: U8, layout: PngLayout) -> NDArray[np.uint16] | U8:
     if depth == 8:
         return raw.reshape(n, width, channels)
     pairs = raw.reshape(n, width, channels, 2).astype(np.uint16)
-    wide: NDArray[np.uint16] = (pairs[..., 0] << 8) | pairs[..., 1]
+    wide: NDArray[np.uint16] = (pairs[..., 0] * np.uint16(256)) | pairs[..., 1]
     return wide
 
 
@@ -172,7 +174,8 @@ def _palette_lut(layout: PngLayout) -> U8:
     if layout.transparency:
         given = np.frombuffer(layout.transparency[:256], dtype=np.uint8)
         alpha[: len(given)] = given
-    return _on_white(lut[None], alpha[None])[0]
+    out: U8 = _on_white(lut[None], alpha[None])[0]
+    return out
 
 
 def _to_rgb(raw: U8, layout: PngLayout, lut: U8 | None) -> U8:
