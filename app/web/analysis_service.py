@@ -112,16 +112,22 @@ def _run_analysis(
 ) -> tuple[AnalysisResult, bytes]:
     """Decode, analyse and encode the clean PNG in one worker thread; then give memory back."""
     try:
-        decoded = decode_upload(data, content_type)
-        try:
-            result = analyse(decoded, group, model, threshold)
-        except Exception as exc:
-            raise _EngineFailed from exc
-        return result, decoded.png
+        return _decode_and_analyse(data, content_type, group, model, threshold)
     finally:
-        # The image's buffers are freed by now; without this glibc keeps their pages and the
-        # resident size stays near the peak of the largest image seen (bench/analysis.py).
+        # The image's buffers died with the call above; without this glibc keeps their pages
+        # and the resident size stays near the peak of the largest image seen (bench/analysis.py).
         release_memory()
+
+
+def _decode_and_analyse(
+    data: bytes, content_type: str | None, group: AgeGroup, model: ReferenceModel, threshold: float
+) -> tuple[AnalysisResult, bytes]:
+    decoded = decode_upload(data, content_type)
+    try:
+        result = analyse(decoded, group, model, threshold)
+    except Exception as exc:
+        raise _EngineFailed from exc
+    return result, decoded.png
 
 
 def analysis_ready(analyses: AnalysisService | None) -> bool:
