@@ -8,6 +8,11 @@ to 8-bit RGB on white, applies the EXIF orientation, and re-encodes a clean PNG 
 text chunks, no ICC profile, no trailing bytes: see pngwrite.py) for storage. Every refusal is
 an :class:`UploadRejected` with an HTTP status and a sentence a person understands; no other
 exception escapes.
+
+Memory and CPU are bounded whatever the file claims: a PNG's chunks are counted and checked
+before Pillow walks them (pngscan.py); a large PNG is decoded in stripes straight to the stored
+size (pngstripes.py); a JPEG at reduced scale (draft mode); what Pillow can only decode whole
+(WebP, interlaced or 16-bit colour PNG, progressive JPEG) is limited to FULL_DECODE_MAX_PIXELS.
 """
 
 from __future__ import annotations
