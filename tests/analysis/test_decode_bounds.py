@@ -209,3 +209,18 @@ def test_a_large_baseline_jpeg_is_still_accepted() -> None:
     image = Image.new("RGB", _over_whole_limit(), (250, 250, 250))
     decoded = decode_upload(encode(image, "JPEG"), "image/jpeg")
     assert max(decoded.image.size) <= 2048
+
+
+def test_a_large_png_in_stripes_is_turned_upright_like_a_small_one() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    image = Image.new("RGB", (3000, 1000), "white")
+    image.paste((255, 0, 0), (0, 0, 300, 1000))  # a red band on the left edge
+    large = decode_upload(encode(image, "PNG", exif=exif.tobytes()), "image/png")
+    small = decode_upload(
+        encode(image.resize((1500, 500)), "PNG", exif=exif.tobytes()), "image/png"
+    )
+    assert large.image.size == (683, 2048) and small.image.size == (500, 1500)
+    for decoded in (large, small):  # the left edge is now the top
+        assert decoded.image.getpixel((decoded.width // 2, 5)) == (255, 0, 0)
+        assert decoded.image.getpixel((decoded.width // 2, decoded.height - 5)) == (255, 255, 255)
