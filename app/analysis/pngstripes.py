@@ -102,10 +102,14 @@ def decode_png_stripes(data: bytes, layout: PngLayout, size: tuple[int, int]) ->
             stripe = Image.frombytes(
                 raw_mode, (row_bytes // bpp, rows + 1), stream, "zip", raw_mode
             )
+            del stream
             raw = np.asarray(stripe, dtype=np.uint8).reshape(rows + 1, row_bytes)[1:]
-            del stripe, stream
             previous = raw[-1].tobytes()
-            pending = np.concatenate([pending, _to_rgb(raw, layout, lut)])
+            rgb = _pillow_rgb(stripe, layout)  # the common 8-bit cases, all in C
+            pending = np.concatenate(
+                [pending, _to_rgb(raw, layout, lut) if rgb is None else rgb[1:]]
+            )
+            del stripe, raw, rgb
             decoded = needed
         region = Image.fromarray(pending)
         # Clamped: bottom * scale may pass the last row by a rounding error.
@@ -121,6 +125,19 @@ def decode_png_stripes(data: bytes, layout: PngLayout, size: tuple[int, int]) ->
                 413,
             )
     return output
+
+
+def _pillow_rgb(stripe: Image.Image, layout: PngLayout) -> U8 | None:
+    """RGB on white straight from Pillow for 8-bit grey, RGB and RGBA without a colour key."""
+    if layout.bit_depth != 8 or layout.transparency is not None:
+        return None
+    if layout.colour_type in (0, 2):
+        return np.asarray(stripe.convert("RGB"), dtype=np.uint8)
+    if layout.colour_type == 6:
+        paper = Image.new("RGB", stripe.size, (255, 255, 255))
+        paper.paste(stripe, mask=stripe)
+        return np.asarray(paper, dtype=np.uint8)
+    return None
 
 
 def _samples(raw: U8, layout: PngLayout) -> NDArray[np.uint16] | U8:
