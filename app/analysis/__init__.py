@@ -19,7 +19,8 @@ Public API (everything the web layer needs is importable from ``app.analysis``):
         .to_dict() is JSON-ready (everything but the heat map bytes).
 
     load_newest_model(storage) -> ReferenceModel | None     newest models/<version>.json
-    ensure_model(storage) -> ReferenceModel      the newest, or train + store the built-in one
+    installed_model(storage) -> ReferenceModel | None   the newest, else the shipped one (stored)
+    ensure_model(storage) -> ReferenceModel      the newest, the shipped one, or train + store
     train_command(storage, *, from_folder=None, generate=None, seed=0, out=print)
         -> ReferenceModel                        ``crayon train --from DIR | --generate N``
     generate_drawing(seed, age_group, *, anomalous=False, long_side=1024) -> GeneratedDrawing
@@ -30,7 +31,9 @@ Public API (everything the web layer needs is importable from ``app.analysis``):
 Module map: decode (safe decoding), features (what is measured), model (reference model and
 its training), score (z values, score, words), heatmap (regional deviation image), engine
 (``analyse``), generator (synthetic drawings), training (storage and CLI glue), pngwrite
-(fast metadata-free PNG encoder). See docs/analysis.md for the method.
+(fast metadata-free PNG encoder), pngscan/pngstripes (bounded PNG decoding), builtin/shipmodel
+(the model shipped as package data), budget (memory budget, concurrent analyses, malloc_trim).
+See docs/analysis.md for the method.
 """
 
 from app.analysis.common import AGE_GROUPS, AgeGroup, parse_age_group
@@ -49,6 +52,7 @@ from app.analysis.training import (
     StorageLike,
     ensure_model,
     generate_training_set,
+    installed_model,
     load_newest_model,
     train_command,
     train_from_folder,
@@ -74,6 +78,7 @@ __all__ = [
     "ensure_model",
     "generate_drawing",
     "generate_training_set",
+    "installed_model",
     "load_newest_model",
     "parse_age_group",
     "train",

@@ -8,6 +8,11 @@ to 8-bit RGB on white, applies the EXIF orientation, and re-encodes a clean PNG 
 text chunks, no ICC profile, no trailing bytes: see pngwrite.py) for storage. Every refusal is
 an :class:`UploadRejected` with an HTTP status and a sentence a person understands; no other
 exception escapes.
+
+Memory and CPU are bounded whatever the file claims: a PNG's chunks are counted and checked
+before Pillow walks them (pngscan.py); a large PNG is decoded in stripes straight to the stored
+size (pngstripes.py); a JPEG at reduced scale (draft mode); what Pillow can only decode whole
+(WebP, interlaced or 16-bit colour PNG, progressive JPEG) is limited to FULL_DECODE_MAX_PIXELS.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile, PngImagePlugin
 
 from app.analysis.common import fit_within
+from app.analysis.pngscan import PngLayout, PngRefused, scan_png
+from app.analysis.pngstripes import can_stripe, decode_png_stripes
 from app.analysis.pngwrite import encode_png
 
 ImageFormat = Literal["PNG", "JPEG", "WEBP"]
@@ -34,6 +41,13 @@ MAX_UPLOAD_BYTES: Final = 10 * 1024 * 1024
 MAX_PIXELS: Final = 25_000_000
 #: The stored (clean) copy and the analysed image are scaled down to this long side.
 STORED_MAX_SIDE: Final = 2048
+#: Largest image decoded whole, in pixels: WebP, interlaced PNG and 16-bit colour PNG, which
+#: Pillow cannot reduce while decoding (a whole RGBA buffer of this size is 17 MB). Other PNGs
+#: are decoded in stripes and JPEGs at a reduced scale, up to ``MAX_PIXELS``.
+FULL_DECODE_MAX_PIXELS: Final = 4_200_000
+#: Most scans a JPEG may have: baseline files have 1, progressive ones about 10; each scan
+#: costs a pass over the whole image, so thousands of them are a CPU bomb.
+MAX_JPEG_SCANS: Final = 100
 
 ACCEPTED_CONTENT_TYPES: Final[dict[ImageFormat, frozenset[str]]] = {
     "PNG": frozenset({"image/png", "image/x-png"}),
@@ -48,6 +62,11 @@ _HUMAN: Final[dict[ImageFormat, str]] = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "
 # process-wide settings on purpose: nothing in this app should decode more than 25 megapixels.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.simplefilter("error", Image.DecompressionBombWarning)
+# A cut-short file is refused, never half-decoded; text chunks are inflated only so far (a
+# zTXt chunk is a zlib bomb like any other).
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+PngImagePlugin.MAX_TEXT_CHUNK = 256 * 1024
+PngImagePlugin.MAX_TEXT_MEMORY = 1024 * 1024
 
 
 class UploadRejected(Exception):
@@ -121,6 +140,22 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
 
 
 _SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: Progressive frames: libjpeg keeps every DCT coefficient of the whole image in memory.
+_PROGRESSIVE_SOF: Final = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+
+
+def jpeg_is_progressive(data: bytes) -> bool:
+    """Whether the first frame header of a JPEG is progressive (damaged files: False)."""
+    i = 2
+    n = len(data)
+    while i + 4 <= n and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker in _SOF_MARKERS:
+            return marker in _PROGRESSIVE_SOF
+        if marker in (0xD9, 0xDA):
+            return False
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return False
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -231,9 +266,16 @@ def decode_upload(data: bytes, content_type: str | None = None) -> DecodedImage:
     _check_dimensions(*size)
     started = time.perf_counter()
     try:
-        decoded = _decode(data, fmt)
+        layout = _scan(data) if fmt == "PNG" else None
+        if layout is not None and max(size) > STORED_MAX_SIDE and can_stripe(layout):
+            decoded = _decode_stripes(data, layout)
+        else:
+            _check_whole_decode(data, fmt, layout, *size)
+            decoded = _decode(data, fmt)
     except UploadRejected:
         raise
+    except PngRefused as exc:
+        raise UploadRejected(exc.message, exc.status) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadRejected(
             f"The image is larger than {MAX_PIXELS // 1_000_000} megapixels", 413
@@ -245,6 +287,70 @@ def decode_upload(data: bytes, content_type: str | None = None) -> DecodedImage:
             f"This {_HUMAN[fmt]} file is damaged or incomplete and cannot be read", 400
         ) from None
     return replace(decoded, decode_ms=(time.perf_counter() - started) * 1000.0)
+
+
+def _scan(data: bytes) -> PngLayout:
+    """The PNG's chunks, checked before Pillow walks them (see pngscan.py)."""
+    layout = scan_png(data)
+    if layout.frames > 1:
+        raise UploadRejected(
+            "Animated images are not supported; upload a single still picture", 415
+        )
+    return layout
+
+
+def _check_whole_decode(
+    data: bytes, fmt: ImageFormat, layout: PngLayout | None, width: int, height: int
+) -> None:
+    """Refuse what would cost more than FULL_DECODE_MAX_PIXELS of memory, or a JPEG CPU bomb."""
+    pixels = width * height
+    if fmt == "JPEG" and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise UploadRejected(
+            f"This JPEG file has more than {MAX_JPEG_SCANS} scans (passes over the picture); "
+            "save it again as an ordinary JPEG",
+            413,
+        )
+    if pixels <= FULL_DECODE_MAX_PIXELS or (fmt == "JPEG" and not jpeg_is_progressive(data)):
+        return
+    if fmt == "WEBP":
+        kind = "WebP images"
+    elif fmt == "JPEG":
+        kind = "Progressive JPEG images"
+    elif layout is not None and layout.interlaced:
+        kind = "Interlaced PNG images"
+    else:
+        kind = "16-bit colour PNG images"
+    raise UploadRejected(
+        f"The image is {_megapixels(pixels)} megapixels ({width} x {height}); {kind} are "
+        f"accepted up to {FULL_DECODE_MAX_PIXELS // 1_000_000} megapixels (ordinary PNG and "
+        f"JPEG up to {MAX_PIXELS // 1_000_000}). Save it smaller, or as an ordinary PNG or JPEG",
+        413,
+    )
+
+
+def _decode_stripes(data: bytes, layout: PngLayout) -> DecodedImage:
+    """A large PNG decoded stripe by stripe straight to the stored size (pngstripes.py)."""
+    size = fit_within(layout.width, layout.height, STORED_MAX_SIDE)
+    rgb = decode_png_stripes(data, layout, size)
+    orientation = _exif_orientation(layout.exif)
+    return DecodedImage(
+        image=_apply_orientation(rgb, orientation),
+        format="PNG",
+        original_width=layout.width,
+        original_height=layout.height,
+    )
+
+
+def _exif_orientation(exif: bytes | None) -> int:
+    if not exif:
+        return 1
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif if exif.startswith(b"Exif\x00\x00") else b"Exif\x00\x00" + exif)
+        value = parsed.get(0x0112, 1)
+    except Exception:  # a broken EXIF block only loses the orientation
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _decode(data: bytes, fmt: ImageFormat) -> DecodedImage:
@@ -306,9 +412,10 @@ def _shrink(im: Image.Image) -> Image.Image:
 
 
 def _on_white(rgba: Image.Image) -> Image.Image:
-    """Composite a transparent image onto white paper."""
-    paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(paper, rgba).convert("RGB")
+    """Composite a transparent image onto white paper (pasting through its alpha: no copies)."""
+    paper = Image.new("RGB", rgba.size, (255, 255, 255))
+    paper.paste(rgba, mask=rgba)
+    return paper
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -331,6 +438,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     if mode in ("RGBA", "LA", "RGBa", "La", "PA"):
         if mode not in ("RGBA", "LA"):
             im = im.convert("RGBA")
-        return _on_white(_shrink(im).convert("RGBA"))
+        shrunk = _shrink(im)
+        return _on_white(shrunk if shrunk.mode == "RGBA" else shrunk.convert("RGBA"))
     # CMYK, YCbCr and other exotic modes: let Pillow convert, then scale.
     return _shrink(im.convert("RGB"))

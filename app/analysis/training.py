@@ -2,8 +2,9 @@
 
 Models live in the app's storage under ``models/<version>.json``. Versions start with the UTC
 training time (``20250101T120000Z-1a2b3c4d``), so the newest model is the last key in sorted
-order. ``ensure_model`` gives a fresh install a model without any network or data: it trains on
-the generator's drawings (fixed seed, so every install gets the same statistics).
+order. ``ensure_model`` gives a fresh install a model without any network or data: the one
+shipped in the package (builtin.py), or, if that file is missing, one trained on the
+generator's drawings (fixed seed, so every install gets the same statistics).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol
 
+from app.analysis.builtin import load_builtin_model
 from app.analysis.common import AGE_GROUPS, AgeGroup
 from app.analysis.decode import UploadRejected, decode_upload
 from app.analysis.features import DrawingFeatures, extract_features
@@ -79,6 +82,7 @@ def train_generated(
     n_per_group: int = DEFAULT_PER_GROUP,
     seed: int = DEFAULT_TRAINING_SEED,
     long_side: int = TRAINING_LONG_SIDE,
+    now: datetime | None = None,
 ) -> ReferenceModel:
     """Train on ``n_per_group`` normal generated drawings per age group, seeds ``seed``.."""
     groups = {}
@@ -92,7 +96,22 @@ def train_generated(
         f"synthetic: {n_per_group} generated drawings per age group, seeds {seed}.."
         f"{seed + n_per_group - 1}, {long_side} px"
     )
-    return assemble(groups, source=source)
+    return assemble(groups, source=source, now=now)
+
+
+def installed_model(storage: StorageLike) -> ReferenceModel | None:
+    """The newest stored model; else the shipped one, stored now; None when neither exists.
+
+    Quick (reading JSON): what the app calls on start so it can serve at once.
+    """
+    model = load_newest_model(storage)
+    if model is not None:
+        return model
+    model = load_builtin_model()
+    if model is not None:
+        save_model(storage, model)
+        log.info("installed the shipped reference model %s", model.version)
+    return model
 
 
 def ensure_model(
@@ -101,8 +120,8 @@ def ensure_model(
     n_per_group: int = DEFAULT_PER_GROUP,
     seed: int = DEFAULT_TRAINING_SEED,
 ) -> ReferenceModel:
-    """The newest stored model; when there is none, train the built-in one and store it."""
-    model = load_newest_model(storage)
+    """The newest stored model, else the shipped one; when neither exists, train and store it."""
+    model = installed_model(storage)
     if model is not None:
         return model
     started = time.perf_counter()

@@ -2,7 +2,8 @@
 
 Order of work for an upload, chosen so nothing is ever half-stored:
 1. refuse what is wrong without storing anything (age group, size, decoding: 4xx);
-2. analyse (in a worker thread; at most `MAX_CONCURRENT` at once, to bound memory);
+2. analyse (in a worker thread; at most `AnalysisService.slots` at once, a number derived from
+   the memory budget: app/analysis/budget.py);
 3. put the clean drawing and the heat map into storage;
 4. insert the analysis row and its metrics rollup in ONE transaction;
 5. if 3 or 4 fails, delete what 3 stored, and answer 5xx/503.
@@ -21,11 +22,12 @@ from typing import Any, Final
 import aiosqlite
 from starlette.concurrency import run_in_threadpool
 
+from app.analysis.budget import analysis_slots, memory_budget_mb, release_memory
 from app.analysis.common import AGE_GROUPS, AgeGroup, is_age_group
 from app.analysis.decode import MAX_UPLOAD_BYTES, UploadRejected, decode_upload
 from app.analysis.engine import AnalysisResult, analyse
 from app.analysis.model import ReferenceModel
-from app.analysis.training import ensure_model, load_newest_model
+from app.analysis.training import ensure_model, installed_model, load_newest_model
 from app.db import Database
 from app.metrics import emf
 from app.metrics.analyses import count_analysis
@@ -37,7 +39,8 @@ from app.storage.base import Storage
 log = logging.getLogger("crayon.analyses")
 
 THRESHOLD_KEY: Final = "anomaly_threshold"
-MAX_CONCURRENT: Final = 2
+#: Why /readyz says no while the reference model is not loaded.
+MODEL_NOT_READY: Final = "reference model: still being prepared"
 ID_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
 ANALYSIS_COLUMNS: Final = (
@@ -100,6 +103,38 @@ def public_view(row: aiosqlite.Row | dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class _EngineFailed(Exception):
+    """The decoder accepted the file but the engine failed on it (a bug, logged)."""
+
+
+def _run_analysis(
+    data: bytes, content_type: str | None, group: AgeGroup, model: ReferenceModel, threshold: float
+) -> tuple[AnalysisResult, bytes]:
+    """Decode, analyse and encode the clean PNG in one worker thread; then give memory back."""
+    try:
+        return _decode_and_analyse(data, content_type, group, model, threshold)
+    finally:
+        # The image's buffers died with the call above; without this glibc keeps their pages
+        # and the resident size stays near the peak of the largest image seen (bench/analysis.py).
+        release_memory()
+
+
+def _decode_and_analyse(
+    data: bytes, content_type: str | None, group: AgeGroup, model: ReferenceModel, threshold: float
+) -> tuple[AnalysisResult, bytes]:
+    decoded = decode_upload(data, content_type)
+    try:
+        result = analyse(decoded, group, model, threshold)
+    except Exception as exc:
+        raise _EngineFailed from exc
+    return result, decoded.png
+
+
+def analysis_ready(analyses: AnalysisService | None) -> bool:
+    """Readiness check: an analysis can be served now (the reference model is loaded)."""
+    return analyses is not None and analyses.model is not None
+
+
 class AnalysisService:
     def __init__(self, settings: Settings, db: Database, storage: Storage) -> None:
         self.settings = settings
@@ -108,7 +143,9 @@ class AnalysisService:
         self.model: ReferenceModel | None = None
         self.threshold = settings.anomaly_threshold
         self.changes: Changes | None = None
-        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
+        self.memory_budget_mb = memory_budget_mb(settings.memory_budget_mb)
+        self.slots = analysis_slots(self.memory_budget_mb)
+        self._slots = asyncio.Semaphore(self.slots)
         self._model_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -120,10 +157,16 @@ class AnalysisService:
                 self.threshold = min(max(float(stored), 0.0), 1.0)
             except ValueError:
                 log.warning("ignoring unreadable stored threshold %r", stored)
-        self.model = await run_in_threadpool(load_newest_model, self.storage)
+        log.info(
+            "analyses at once: %d (memory budget %d MB)",
+            self.slots,
+            self.memory_budget_mb,
+        )
+        # The stored model, else the one shipped in the package: ready at once.
+        self.model = await run_in_threadpool(installed_model, self.storage)
         if self.model is None:
-            # A fresh install: train the built-in model in the background; uploads answer
-            # 503 with a clear message until it is ready (`crayon demo ensure` does it ahead).
+            # The shipped file is missing (a broken build): train it in the background;
+            # uploads answer 503 and /readyz is not ready until then.
             self._model_task = asyncio.create_task(self._train_builtin())
 
     async def _train_builtin(self) -> None:
@@ -171,21 +214,18 @@ class AnalysisService:
         threshold = self.threshold
         async with self._slots:
             try:
-                decoded = await run_in_threadpool(decode_upload, data, content_type)
+                result, drawing_png = await run_in_threadpool(
+                    _run_analysis, data, content_type, group, model, threshold
+                )
             except UploadRejected as exc:
                 raise Refused(exc.message.rstrip(".") + ".", exc.status) from None
-            try:
-                result: AnalysisResult = await run_in_threadpool(
-                    analyse, decoded, group, model, threshold
-                )
-            except Exception:
+            except _EngineFailed:
                 # The decoder accepted the file, so this is the engine's fault: log it loudly,
                 # but answer the person with a refusal rather than a crash.
                 log.exception("analysis failed on a decoded image")
                 raise Refused(
                     "This image could not be analysed. Try another drawing or format.", 422
                 ) from None
-            drawing_png = decoded.png
         analysis_id = keys.new_id()
         row = {
             "id": analysis_id,

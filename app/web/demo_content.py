@@ -1,7 +1,7 @@
 """The demo's pre-analysed samples: `crayon demo ensure`.
 
 Generates a fixed list of synthetic drawings with the project's own generator (deterministic:
-fixed seeds), analyses them with the newest reference model (training the built-in one first if
+fixed seeds), analyses them with the newest reference model (installing the shipped one first if
 there is none), stores the drawings and heat maps under demo/ and one `analyses` row per sample
 with source='demo'. Idempotent: a sample already analysed with the current model, whose files
 exist, is left alone; after a new model is trained, the samples are re-analysed.

@@ -1,7 +1,8 @@
 """Liveness and readiness.
 
 /healthz answers from memory only: it proves the process and its event loop are alive.
-/readyz checks what a request needs: the database, the schema at head, the storage.
+/readyz checks what a request needs: the database, the schema at head, the storage, and a
+loaded reference model (an analysis can be served).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from app import migrate
+from app.web.analysis_service import MODEL_NOT_READY, analysis_ready
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -45,6 +47,11 @@ async def readyz(request: Request) -> JSONResponse:
     checks["storage"] = storage_status
     if not storage_status.get("ok", False):
         problems.append(f"storage: {storage_status.get('error', 'unreachable')}")
+
+    model_ready = analysis_ready(getattr(state, "analyses", None))
+    checks["model"] = "ok" if model_ready else "not loaded"
+    if not model_ready:
+        problems.append(MODEL_NOT_READY)
 
     replication = getattr(state, "replication", None)
     if replication is not None:

@@ -10,6 +10,7 @@ import pytest
 from app.analysis import (
     ReferenceModel,
     analyse,
+    builtin,
     ensure_model,
     generate_training_set,
     load_newest_model,
@@ -60,7 +61,11 @@ def test_newest_model_wins_and_broken_ones_are_skipped(
     assert load_newest_model(storage).version == model.version  # type: ignore[union-attr]
 
 
-def test_ensure_model_trains_once(storage: LocalStorage) -> None:
+def test_ensure_model_trains_once(
+    storage: LocalStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the shipped file (a broken build), the model is trained and stored once.
+    monkeypatch.setattr(builtin, "BUILTIN_MODEL_FILE", tmp_path / "missing.json")
     first = ensure_model(storage, n_per_group=10)
     assert storage.list("models/") == [f"models/{first.version}.json"]
     assert first.n_samples == 30 and "synthetic" in first.source

@@ -91,6 +91,8 @@ def test_pyz_migrates_and_serves_with_the_system_python(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.2)
         assert status == 200, log.read_text()[-3000:]
+        # A fresh data dir is ready at once: the reference model ships inside the pyz.
+        assert _get(f"http://127.0.0.1:{port}/readyz") == 200, log.read_text()[-3000:]
         assert _get(f"http://127.0.0.1:{port}/login") == 200
         assert _get(f"http://127.0.0.1:{port}/dashboard") == 302
     finally:

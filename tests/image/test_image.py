@@ -140,6 +140,9 @@ def test_image_runs_healthy_as_uid_1000_and_replicates(
         logs = podman("logs", name, check=False).stdout
         assert ready is not None and ready.status_code == 200, logs[-3000:]
         assert ready.json()["checks"]["replication"]["ok"] is True
+        # The budget is read from the container's cgroup (--memory 512m), the model is shipped.
+        assert "analyses at once: 4 (memory budget 512 MB)" in logs, logs[-3000:]
+        assert "installed the shipped reference model" in logs, logs[-3000:]
 
         health = podman("healthcheck", "run", name, check=False)
         assert health.returncode == 0, health.stdout + health.stderr
