@@ -42,6 +42,8 @@ def deploy_environments() -> set[str]:
     envs: set[str] = set()
     for path in sorted(WORKFLOWS.glob("*.yml")):
         wf = _load(path)
+        if set(wf["on"]) == {"workflow_call"}:
+            continue  # a reusable workflow: its callers name the environment (checked below)
         for job in wf.get("jobs", {}).values():
             perms = job.get("permissions", {})
             if not isinstance(perms, dict) or perms.get("id-token") != "write":
