@@ -51,19 +51,27 @@ def deploy_environments() -> set[str]:
             if "uses" in job:
                 called = _load(ROOT / job["uses"].removeprefix("./"))
                 env = job.get("with", {}).get("environment")
-                assert env, f"{path.name}: a job with id-token: write calls {job['uses']} without an environment"
+                assert env, (
+                    f"{path.name}: a job with id-token: write calls {job['uses']} "
+                    "without an environment"
+                )
                 inner = [j.get("environment") for j in called["jobs"].values()]
                 assert "${{ inputs.environment }}" in inner, called
                 envs.add(str(env))
             else:
                 env = job.get("environment")
-                assert env, f"{path.name}: a job with id-token: write has no environment: its subject would be a branch"
+                assert env, (
+                    f"{path.name}: a job with id-token: write has no environment: "
+                    "its subject would be a branch"
+                )
                 envs.add(str(env["name"] if isinstance(env, dict) else env))
     return envs
 
 
 def repository(inventory: str) -> str:
-    data = yaml.safe_load((ROOT / "inventories" / inventory / "group_vars/all/main.yml").read_text())
+    data = yaml.safe_load(
+        (ROOT / "inventories" / inventory / "group_vars/all/main.yml").read_text()
+    )
     return str(data["github_repository"])
 
 
@@ -74,7 +82,8 @@ def _matches(operator: str, wanted: str | list[str], value: str) -> bool:
     if operator == "StringLike":
         # IAM's StringLike: * and ? wildcards, case-sensitive; no character classes.
         return any(
-            re.fullmatch(re.escape(v).replace(r"\*", ".*").replace(r"\?", "."), value) for v in values
+            re.fullmatch(re.escape(v).replace(r"\*", ".*").replace(r"\?", "."), value)
+            for v in values
         )
     raise AssertionError(f"trust policy uses {operator}: extend the matcher before relying on it")
 
@@ -130,7 +139,9 @@ def test_each_environments_deploy_role_trusts_exactly_its_jobs(aws_env: dict[str
         role = iam.get_role(RoleName=f"crayon-{env}-github-deploy")["Role"]
         doc = role["AssumeRolePolicyDocument"]
         trusts[env] = json.loads(doc) if isinstance(doc, str) else doc
-    assert {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]} == {provider}
+    assert {
+        p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    } == {provider}
     for env, trust in trusts.items():
         repo = repository(env)
         good = {"sub": f"repo:{repo}:environment:{env}", "aud": "sts.amazonaws.com"}
