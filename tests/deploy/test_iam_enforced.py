@@ -26,6 +26,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from app.auth.passwords import hash_password
 from tests.support.moto_server import MotoServer, require_loopback
 
 pytestmark = pytest.mark.slow
@@ -45,6 +46,8 @@ class Stack:
     build_output: str
     # Each principal's policy as the kit wrote it (before emulator_view).
     policies: dict[str, dict[str, Any]]
+    # Secret values the build handled, by name (the -vvv output must hold none of them).
+    secrets: dict[str, str]
 
 
 def _play(
@@ -154,9 +157,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             os.environ["MOTO_ECS_SERVICE_RUNNING"] = old
     require_loopback(server.url)
     env = _base_env(server)
+    # A real admin hash passes through aws_secrets: it must not show in the -vvv output.
+    env["CRAYON_ADMIN_PASSWORD_HASH"] = hash_password("iam-enforced test password")
     try:
-        built = _play(env, "playbooks/site.yml")
+        # -vvv: the build's output is also the evidence of test_no_secret_in_vvv_output.
+        built = _play(env, "playbooks/site.yml", "-vvv")
         assert built.returncode == 0, built.stdout[-6000:] + built.stderr[-3000:]
+        outputs = [built.stdout + built.stderr]
         # A caller that may only assume roles: stands in for ECS, EC2 and the operator.
         iam = boto3.client(
             "iam",
@@ -180,9 +187,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # deploy targets (roles only; no host is started).
         for target in ("ec2", "lightsail"):
             extra = _play(
-                env, "tests/deploy/playbooks/iam_only.yml", "-e", f"deploy_target={target}"
+                env, "tests/deploy/playbooks/iam_only.yml", "-vvv", "-e", f"deploy_target={target}"
             )
             assert extra.returncode == 0, extra.stdout[-4000:]
+            outputs.append(extra.stdout + extra.stderr)
         real = emulator_view(iam)
         sm = boto3.client(
             "secretsmanager",
@@ -194,13 +202,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         lightsail_key = json.loads(
             sm.get_secret_value(SecretId="crayon/emulated/lightsail-host-key")["SecretString"]
         )
+        secrets = {
+            name: sm.get_secret_value(SecretId=name)["SecretString"]
+            for name in (
+                "crayon/emulated/admin",
+                "crayon/emulated/session",
+                "crayon-emulated/origin-verify",
+            )
+        }
+        secrets["lightsail key"] = lightsail_key["SecretAccessKey"]
         env["IAM_TEST_LIGHTSAIL_KEY"] = lightsail_key["AccessKeyId"]
         env["IAM_TEST_LIGHTSAIL_SECRET"] = lightsail_key["SecretAccessKey"]
         key = iam.create_access_key(UserName="assumer")["AccessKey"]
         env["IAM_TEST_ASSUMER_KEY"] = key["AccessKeyId"]
         env["IAM_TEST_ASSUMER_SECRET"] = key["SecretAccessKey"]
         set_enforcement(server, on=True)
-        yield Stack(server, env, built.stdout, real)
+        yield Stack(server, env, "\n".join(outputs), real, secrets)
     finally:
         server.stop()
 
@@ -586,3 +603,24 @@ def test_policies_scope_to_the_stacks_own_resources(stack: Stack) -> None:
         for st in policy["Statement"]:
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             assert not [a for a in actions if a.endswith(":*") or a == "*"], (name, st)
+
+
+def _needles(value: str) -> set[str]:
+    """The value, and each field of it when it is JSON (a hash inside {"password_hash": ...})."""
+    found = {value}
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return found
+    if isinstance(parsed, dict):
+        found |= {str(v) for v in parsed.values() if isinstance(v, str) and len(v) >= 12}
+    return found
+
+
+def test_no_secret_in_vvv_output(stack: Stack) -> None:
+    """site.yml and the aws_iam runs were made with -vvv: no secret value they handled shows."""
+    assert "ESTABLISH LOCAL CONNECTION" in stack.build_output  # -vvv was in effect
+    assert "$argon2" in stack.secrets["crayon/emulated/admin"]  # the test's hash went through
+    for name, value in stack.secrets.items():
+        for needle in _needles(value):
+            assert needle not in stack.build_output, f"the value of {name} is in the -vvv output"
