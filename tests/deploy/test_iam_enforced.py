@@ -192,6 +192,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             assert extra.returncode == 0, extra.stdout[-4000:]
             outputs.append(extra.stdout + extra.stderr)
         real = emulator_view(iam)
+        # moto is plain HTTP on loopback: the buckets' TLS-only policy (Deny when
+        # aws:SecureTransport is false) would refuse every call, as AWS would over HTTP. It is
+        # removed here so the identity policies are what the tests exercise.
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=server.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for bucket in (DATA_BUCKET, REPLICA_BUCKET):
+            policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+            assert [st["Sid"] for st in policy["Statement"]] == ["DenyInsecureTransport"]
+            s3.delete_bucket_policy(Bucket=bucket)
         sm = boto3.client(
             "secretsmanager",
             endpoint_url=server.url,
@@ -231,16 +245,23 @@ def _creds_env(stack: Stack, creds: dict[str, str]) -> dict[str, str]:
 
 
 def assume(stack: Stack, suffix: str) -> dict[str, str]:
-    sts = boto3.client(
-        "sts",
-        endpoint_url=stack.server.url,
-        region_name=REGION,
-        aws_access_key_id=stack.env["IAM_TEST_ASSUMER_KEY"],
-        aws_secret_access_key=stack.env["IAM_TEST_ASSUMER_SECRET"],
-    )
-    creds = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{NAME}-{suffix}", RoleSessionName="test"
-    )["Credentials"]
+    """The role's credentials, as ECS or EC2 gets them. moto checks the trust policy, and only a
+    service may assume these roles, so the call is made with enforcement paused; everything
+    done with the credentials is enforced."""
+    set_enforcement(stack.server, on=False)
+    try:
+        sts = boto3.client(
+            "sts",
+            endpoint_url=stack.server.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        creds = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{NAME}-{suffix}", RoleSessionName="test"
+        )["Credentials"]
+    finally:
+        set_enforcement(stack.server, on=True)
     return {k: creds[k] for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
 
 
