@@ -52,6 +52,7 @@ format: $(VENV)/.app-installed
 	$(BIN)/ruff check --fix .
 
 test: system-deps $(VENV)/.all-installed lint
+	bash scripts/install-lint-tools.sh
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 dist: $(VENV)/.app-installed

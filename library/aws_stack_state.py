@@ -359,6 +359,7 @@ def sns_topic(sns, name: str) -> dict | None:
         "display_name": attrs.get("DisplayName", ""),
         "subscriptions": sorted(subs, key=lambda x: (x["protocol"], x["endpoint"])),
         "tags": _tags(sns.list_tags_for_resource(ResourceArn=arn).get("Tags")),
+        "policy": json.loads(attrs["Policy"]) if attrs.get("Policy") else None,
     }
 
 

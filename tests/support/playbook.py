@@ -55,6 +55,8 @@ def run_playbook(
     extra_vars: Mapping[str, object] | None = None,
     check: bool = False,
     timeout: float = 900,
+    inventory: Path | None = None,
+    verbosity: int = 0,
 ) -> PlaybookRun:
     """Run `playbook` on localhost with the venv's Python; AWS endpoints must be on loopback."""
     require_loopback(aws_env.get("AWS_URL"))
@@ -77,7 +79,7 @@ def run_playbook(
     cmd = [
         str(bin_dir / "ansible-playbook"),
         "-i",
-        "localhost,",
+        str(inventory) if inventory else "localhost,",
         "-e",
         f"ansible_python_interpreter={sys.executable}",
     ]
@@ -85,6 +87,8 @@ def run_playbook(
         cmd += ["-e", json.dumps(dict(extra_vars))]
     if check:
         cmd.append("--check")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
     cmd.append(str(playbook))
     proc = subprocess.run(
         cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False

@@ -1,0 +1,76 @@
+"""A bad inventory value stops in preflight, before any AWS call, with a message that says
+what to set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.playbook import run_playbook
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAY = ROOT / "tests/deploy/playbooks/preflight_only.yml"
+# No account id: preflight makes no AWS call, so these runs need no emulator. The endpoint
+# variables still point at loopback (nothing listens there) in case one did.
+ENV = {"AWS_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
+GOOD = {
+    "aws_account_id": "",
+    "crayon_env": "production",
+    "deploy_target": "ecs",
+    "github_repository": "crayon-demo/crayon",
+    "github_environment": "production",
+    "alert_email": "ops@crayon.example",
+}
+
+
+def test_a_good_production_inventory_passes() -> None:
+    run = run_playbook(PLAY, ENV, extra_vars=GOOD)
+    assert run.returncode == 0, run.output[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("override", "says"),
+    [
+        (
+            {"github_repository": "crayon-demo"},
+            "set github_repository to your repository as owner/name",
+        ),
+        ({"github_repository": "crayon demo/crayon"}, "set github_repository"),
+        ({"github_repository": "example-org/crayon"}, "placeholder is refused in production"),
+        (
+            {"github_environment": ""},
+            "github_environment to the GitHub environment whose deploy job",
+        ),
+        ({"github_environment": "prod uction"}, "github_environment to the GitHub environment"),
+        ({"alert_email": ""}, "set alert_email to an address"),
+        ({"alert_email": "not-an-address"}, "set alert_email to an address"),
+        ({"alert_email": "", "alert_opt_out": "no"}, "alert_opt_out to a"),
+    ],
+)
+def test_a_bad_value_stops_with_what_to_set(override: dict[str, str], says: str) -> None:
+    run = run_playbook(PLAY, ENV, extra_vars={**GOOD, **override})
+    assert run.returncode != 0
+    assert says in " ".join(run.output.split()), run.output[-3000:]
+
+
+def test_opting_out_of_alerts_in_words_passes() -> None:
+    run = run_playbook(
+        PLAY,
+        ENV,
+        extra_vars={
+            **GOOD,
+            "alert_email": "",
+            "alert_opt_out": "The on-call rota reads the dashboard daily.",
+        },
+    )
+    assert run.returncode == 0, run.output[-3000:]
+
+
+def test_dev_may_run_without_an_alert_address() -> None:
+    run = run_playbook(
+        PLAY,
+        ENV,
+        extra_vars={**GOOD, "crayon_env": "dev", "github_environment": "dev", "alert_email": ""},
+    )
+    assert run.returncode == 0, run.output[-3000:]
