@@ -19,7 +19,10 @@ from tests.support.playbook import ROOT, run_playbook
 pytestmark = pytest.mark.slow  # real ansible-playbook runs
 
 PLAYBOOK = ROOT / "tests" / "deploy" / "playbooks" / "cdn_vpc_origin.yml"
-ALB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/crayon-vo-alb/50dc6c495c0c9188"
+ALB = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+    "loadbalancer/app/crayon-vo-alb/50dc6c495c0c9188"
+)
 NAME = "crayon-votest-origin"
 
 
@@ -88,7 +91,9 @@ def test_second_run_and_check_mode_write_nothing(
     again = run_playbook(PLAYBOOK, _env(), _vars(standin))
     assert again.returncode == 0, again.output[-4000:]
     assert again.changed == 0, again.changed_tasks()
-    check = run_playbook(PLAYBOOK, _env(), _vars(standin, aws_cdn_origin_https_port=8443), check=True)
+    check = run_playbook(
+        PLAYBOOK, _env(), _vars(standin, aws_cdn_origin_https_port=8443), check=True
+    )
     assert check.returncode == 0, check.output[-4000:]
     assert "aws_cdn : CloudFront VPC origin" in check.changed_tasks()
     made = standin.state.calls[before:]
