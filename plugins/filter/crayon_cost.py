@@ -320,6 +320,43 @@ def _alarm_metrics(target: str) -> int:
     return app
 
 
+def _audit(led: _Ledger, p: dict[str, Any], a: dict[str, Any], is_ecs: bool) -> None:
+    """aws_audit: CloudTrail, VPC Flow Logs and the ALB's access logs, each when switched on.
+
+    Audit objects are kept `retention_days` (0: forever, counted as a year): the stored volume
+    is a month's logs times the months kept, compressed objects in S3 Standard.
+    """
+    au, s3 = p["audit"], p["s3"]
+    months = (float(a["retention_days"]) or 365.0) / 30.0
+    if a["cloudtrail"]:
+        gb = float(a["trail_gb_month"]) * months
+        led.add(
+            "CloudTrail (trail + S3)",
+            au["trail_first_copy_management"] + gb * s3["standard_gb_month"],
+            f"first management-event copy free; {gb:.2f} GB of trail files kept in S3",
+        )
+    if a["flow_logs"]:
+        gb = float(a["flow_logs_gb_month"])
+        if a["flow_logs_destination"] == "s3":
+            kept = gb * months
+            usd = gb * au["flow_logs_s3_delivery_gb"] + kept * s3["standard_gb_month"]
+            detail = f"{gb:g} GB/month x ${au['flow_logs_s3_delivery_gb']}/GB delivery to S3"
+        else:
+            kept = gb * min(float(a["flow_logs_retention_days"]), 365.0) / 30.0
+            usd = (
+                gb * au["flow_logs_cwl_ingest_gb"] + kept * p["cloudwatch"]["logs_storage_gb_month"]
+            )
+            detail = f"{gb:g} GB/month x ${au['flow_logs_cwl_ingest_gb']}/GB ingested"
+        led.add("VPC Flow Logs", usd, f"{detail}, {kept:.2f} GB kept")
+    if a["alb_logs"] and is_ecs:
+        gb = float(a["alb_logs_gb_month"]) * months
+        led.add(
+            "ALB access logs (S3)",
+            gb * s3["standard_gb_month"],
+            f"delivery free; {gb:.2f} GB kept in S3",
+        )
+
+
 def _stack(
     target: str, p: dict[str, Any], inp: dict[str, Any], spot_tasks: float, tasks: float
 ) -> _Ledger:
@@ -340,6 +377,8 @@ def _stack(
     if is_ecs:
         usage["logs_gb_month"] = float(u["logs_gb_month"]) + float(u["container_insights_logs_gb"])
     _shared(led, p, usage, _alarm_metrics(target), custom, free)
+    if "audit" in inp:
+        _audit(led, p, inp["audit"], is_ecs)
     return led
 
 

@@ -179,3 +179,40 @@ def test_bad_input_is_refused_in_words(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert "writes-active" in proc.stdout + proc.stderr
+
+
+def test_audit_items_follow_the_switches(
+    tmp_path: Path, baseline: tuple[dict[str, Any], str]
+) -> None:
+    base, _ = baseline
+    s3_gb = PRICES["s3"]["standard_gb_month"]
+    # Default: the trail only; its first copy of management events is free, S3 storage is not.
+    assert _item(base, "CloudTrail (trail + S3)") == pytest.approx(0.1 * 365 / 30 * s3_gb, abs=1e-5)
+    assert "VPC Flow Logs" not in {i["name"] for i in base["items"]}
+    on, _ = run_cost(
+        tmp_path,
+        aws_audit_flow_logs=True,
+        cost_audit_flow_logs_gb_month=2,
+        aws_ecs_alb_access_logs=True,
+        cost_audit_alb_logs_gb_month=0.5,
+        aws_audit_retention_days=90,
+    )
+    audit = PRICES["audit"]
+    flow = (
+        2 * audit["flow_logs_cwl_ingest_gb"]
+        + 2 * 30 / 30 * PRICES["cloudwatch"]["logs_storage_gb_month"]
+    )
+    assert _item(on, "VPC Flow Logs") == pytest.approx(flow, abs=1e-5)
+    assert _item(on, "ALB access logs (S3)") == pytest.approx(0.5 * 3 * s3_gb, abs=1e-5)
+    to_s3, _ = run_cost(
+        tmp_path,
+        aws_audit_flow_logs=True,
+        aws_audit_flow_logs_destination="s3",
+        cost_audit_flow_logs_gb_month=2,
+    )
+    assert _item(to_s3, "VPC Flow Logs") == pytest.approx(
+        2 * audit["flow_logs_s3_delivery_gb"] + 2 * 365 / 30 * s3_gb, abs=1e-5
+    )
+    off, _ = run_cost(tmp_path, aws_audit_cloudtrail=False)
+    assert "CloudTrail (trail + S3)" not in {i["name"] for i in off["items"]}
+    assert on["total"] == pytest.approx(sum(i["usd"] for i in on["items"]), abs=1e-6)

@@ -88,3 +88,9 @@ def test_cdn_left_nothing(aws: Aws) -> None:
         pytest.xfail("roles/aws_cdn has no tasks/destroy.yml yet: its distribution stays")
     items = aws("cloudfront").list_distributions()["DistributionList"].get("Items", [])
     assert not [d for d in items if NAME in d.get("Comment", "")]
+
+
+def test_audit_trail_is_gone_and_its_bucket_kept(aws: Aws) -> None:
+    assert aws("cloudtrail").describe_trails()["trailList"] == []
+    names = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
+    assert f"{NAME}-audit-{ACCOUNT}" in names

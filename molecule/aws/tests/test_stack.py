@@ -440,3 +440,17 @@ def test_budget_when_present(aws: Aws) -> None:
         pytest.skip("aws_budget built no budget")
     assert float(mine[0]["BudgetLimit"]["Amount"]) == 40.0
     assert mine[0]["TimeUnit"] == "MONTHLY"
+
+
+def test_audit_trail_is_multi_region_with_validation_into_a_private_bucket(aws: Aws) -> None:
+    (trail,) = aws("cloudtrail").describe_trails(trailNameList=[f"{NAME}-trail"])["trailList"]
+    assert trail["IsMultiRegionTrail"] and trail["LogFileValidationEnabled"]
+    bucket = f"{NAME}-audit-{ACCOUNT}"
+    assert trail["S3BucketName"] == bucket
+    pab = aws("s3").get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(pab.values())
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    writers = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert {json.dumps(s["Principal"]) for s in writers} == {
+        json.dumps({"Service": "cloudtrail.amazonaws.com"})
+    }
