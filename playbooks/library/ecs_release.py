@@ -35,7 +35,9 @@ options:
     choices: [list, rolled_back]
     default: list
   revision:
-    description: Revision number (or family:revision, or an image tag) to roll back to; empty = the previous one.
+    description:
+      - Revision number, family:revision or image tag to roll back to.
+      - Empty = the previous one.
     type: str
     default: ""
 author: Crayon
@@ -63,7 +65,9 @@ target:
   returned: always
   type: str
 versions:
-  description: ACTIVE revisions, newest first, each with revision, task_definition, image, tag, registered, current and line (a printable summary).
+  description:
+    - ACTIVE revisions, newest first, each with revision, task_definition, image, tag,
+      registered, current and line (a printable summary).
   returned: always
   type: list
   elements: dict

@@ -46,7 +46,7 @@ def summarise_diff(diff: Any) -> str:
     for d in diff if isinstance(diff, list) else [diff]:
         if not isinstance(d, dict):
             continue
-        if "prepared" in d and d["prepared"]:
+        if d.get("prepared"):
             parts.append(str(d["prepared"]).strip().splitlines()[0][:120])
             continue
         before, after = d.get("before"), d.get("after")
@@ -54,7 +54,9 @@ def summarise_diff(diff: Any) -> str:
             b, a = before or {}, after or {}
             keys = sorted(k for k in set(b) | set(a) if b.get(k) != a.get(k))
             if keys:
-                shown = ", ".join(f"{k}: {_short(b.get(k))} -> {_short(a.get(k))}" for k in keys[:6])
+                shown = ", ".join(
+                    f"{k}: {_short(b.get(k))} -> {_short(a.get(k))}" for k in keys[:6]
+                )
                 more = f" (+{len(keys) - 6} more)" if len(keys) > 6 else ""
                 parts.append(shown + more)
         elif before is not None or after is not None:
@@ -107,9 +109,7 @@ class CallbackModule(CallbackBase):
         started = self._task_started.get(task._uuid)
         name = task.get_name()
         if started is not None:
-            self._durations[name] = max(
-                self._durations.get(name, 0.0), time.monotonic() - started
-            )
+            self._durations[name] = max(self._durations.get(name, 0.0), time.monotonic() - started)
         return str(name)
 
     def v2_runner_on_ok(self, result: Any) -> None:
