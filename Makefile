@@ -72,7 +72,7 @@ clean:
 # ENV is an inventory under inventories/ (local, emulated, dev, production, ...).
 ENV ?= local
 OPS := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/ops.py --env $(ENV)
-.PHONY: local-up local-down site deploy rollback logs plan status
+.PHONY: local-up local-down site deploy rollback logs plan status restore
 
 local-up:
 	@$(OPS) local-up
@@ -97,3 +97,6 @@ plan:
 
 status:
 	@$(OPS) status
+
+restore:
+	@$(OPS) restore $(TIME) $(ARGS)

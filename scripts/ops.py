@@ -6,6 +6,7 @@
     python scripts/ops.py --env ENV logs [--since 10m] [--grep TEXT] [--follow]
     python scripts/ops.py --env ENV plan [VERSION]
     python scripts/ops.py --env ENV status
+    python scripts/ops.py --env ENV restore [TIME] [--confirm]
     python scripts/ops.py local-up | local-down
 
 `make deploy ENV=local VERSION=...` and friends call this. Each command checks its arguments
@@ -397,7 +398,7 @@ def cmd_rollback(env: Env, ns: argparse.Namespace) -> int:
     return 0
 
 
-def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+def parse_since(text: str, now: dt.datetime | None = None, what: str = "--since") -> dt.datetime:
     now = now or dt.datetime.now(dt.UTC)
     m = SINCE_RE.fullmatch(text)
     if m:
@@ -407,7 +408,7 @@ def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as e:
         raise Refused(
-            f"--since {text!r} is neither a duration (30s, 10m, 2h, 1d) nor a time "
+            f"{what} {text!r} is neither a duration (30s, 10m, 2h, 1d) nor a time "
             "(2026-05-01T12:00:00Z): give one of those."
         ) from e
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
@@ -419,6 +420,12 @@ def check_arguments(ns: argparse.Namespace) -> None:
         raise Refused("Give the version to deploy: make deploy ENV=<env> VERSION=<version>.")
     if getattr(ns, "version", ""):
         check_version(ns.version)
+    if ns.command == "restore" and ns.time:
+        parse_since(
+            ns.time, what="TIME"
+        )  # a duration ago or an ISO time; restore.yml checks it again
+        if SINCE_RE.fullmatch(ns.time):
+            ns.time = f"{parse_since(ns.time):%Y-%m-%dT%H:%M:%SZ}"
     if ns.command == "logs":
         parse_since(ns.since)
         if ns.grep is not None and (not ns.grep.strip() or len(ns.grep) > 200 or '"' in ns.grep):
@@ -478,7 +485,7 @@ def ecs_log_lines(
 
 def journal_lines(env: Env, since: dt.datetime, grep: str | None, follow: bool) -> Iterator[str]:
     """The app's and Litestream's journal on each host; --follow polls with a cursor file."""
-    base = ["journalctl", "-u", "crayon*", "--no-pager", "-o", "short-iso-precise"]
+    base = ["journalctl", "-u", "crayon*", "-u", "litestream", "--no-pager", "-o", "short-iso-precise"]
     cursor = "/run/crayon-ops-logs.cursor"
     first = [*base, "--since", f"{since:%Y-%m-%d %H:%M:%S} UTC"]
     if follow:
@@ -527,6 +534,20 @@ def cmd_status(env: Env, ns: argparse.Namespace) -> int:
     return proc.returncode
 
 
+def cmd_restore(env: Env, ns: argparse.Namespace) -> int:
+    """The database back to a point in time (hosts); a preview unless --confirm."""
+    if env.target == "ecs":
+        raise Refused(
+            "Restoring the database on ECS is a manual procedure: follow docs/runbooks.md, "
+            "'Restore the database to a point in time' (ECS)."
+        )
+    extra = {"restore_timestamp": ns.time, "restore_confirm": bool(ns.confirm)}
+    proc = playbook(env, "restore.yml", extra, *([] if ns.confirm else ["--check"]))
+    if proc.returncode == 0 and not ns.confirm:
+        print("That was a preview: nothing was changed. Add --confirm to restore.")
+    return proc.returncode
+
+
 def cmd_site(env: Env, ns: argparse.Namespace) -> int:
     return playbook(env, "site.yml", {}, *site_args(env)).returncode
 
@@ -534,7 +555,7 @@ def cmd_site(env: Env, ns: argparse.Namespace) -> int:
 def show_journal(env: Env) -> None:
     """The journal's last lines on each host: why a release failed."""
     try:
-        results = host_command(env, ["journalctl", "-u", "crayon*", "-n", "40", "--no-pager"])
+        results = host_command(env, ["journalctl", "-u", "crayon*", "-u", "litestream", "-n", "40", "--no-pager"])
     except Refused as e:
         print(e)
         return
@@ -625,6 +646,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="what site.yml (or a deploy of VERSION) would change")
     p.add_argument("version", nargs="?", default="")
     sub.add_parser("status", help="what runs where, version, health, replication")
+    rs = sub.add_parser("restore", help="the database back to a time (hosts); preview first")
+    rs.add_argument("time", nargs="?", default="", help="ISO time or 10m/2h ago; empty = newest")
+    rs.add_argument("--confirm", action="store_true", help="really restore (else a preview)")
     sub.add_parser("site", help="build or update the whole stack (site.yml)")
     sub.add_parser("local-up", help="the whole stack on this machine")
     sub.add_parser("local-down", help="remove the local stack")
@@ -638,6 +662,7 @@ COMMANDS: dict[str, Callable[[Env, argparse.Namespace], int]] = {
     "plan": cmd_plan,
     "status": cmd_status,
     "site": cmd_site,
+    "restore": cmd_restore,
 }
 
 

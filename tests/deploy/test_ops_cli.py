@@ -251,3 +251,59 @@ def test_ecs_rollback_to_previous_then_named_then_status(ecs_moto: dict[str, str
     oldest = ops("--env", "emulated", "rollback", env=ecs_moto)
     assert oldest.returncode == 2 and "Nothing to roll back to" in oldest.stderr
     assert _running(ecs_moto) == f"{STACK}-app:1"
+
+
+# --- First deploy on a fresh account: site, push, deploy --------------------------------------
+
+
+@pytest.mark.slow
+def test_first_deploy_is_site_push_deploy(tmp_path: Path) -> None:
+    """On an empty account site.yml makes the service with no task (no image to pull yet);
+    after the first push, `ops deploy TAG` gives it its task. No other step."""
+    import boto3
+
+    saved = os.environ.get("MOTO_ECS_SERVICE_RUNNING")
+    os.environ["MOTO_ECS_SERVICE_RUNNING"] = "1"
+    server = MotoServer(log_path=tmp_path / "moto.log").start()
+    if saved is None:
+        del os.environ["MOTO_ECS_SERVICE_RUNNING"]
+    try:
+        env = server.env()
+        # The edge, alarms and budget play no part in the first deploy: keep the run short.
+        skip = {"ANSIBLE_SKIP_TAGS": "aws_cdn,aws_monitoring,aws_budget"}
+        site = ops("--env", "emulated", "site", env=env | skip, timeout=900)
+        assert site.returncode == 0, site.stdout[-6000:] + site.stderr[-2000:]
+        assert "has no bootstrap image yet" in " ".join(site.stdout.split())
+        ecs = boto3.client("ecs", **_client_kw(env))
+        svc = ecs.describe_services(cluster=STACK, services=[f"{STACK}-app"])["services"][0]
+        assert svc["desiredCount"] == 0
+
+        refused = ops("--env", "emulated", "deploy", "1.0", env=env)
+        assert refused.returncode == 2 and "No image tagged '1.0'" in refused.stderr
+
+        # The push (podman push in real life): an image manifest under tag 1.0.
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1,
+                "digest": "sha256:" + "0" * 64,
+            },
+            "layers": [],
+        }
+        boto3.client("ecr", **_client_kw(env)).put_image(
+            repositoryName=STACK, imageManifest=json.dumps(manifest), imageTag="1.0"
+        )
+        deploy = ops("--env", "emulated", "deploy", "1.0", env=env, timeout=900)
+        assert deploy.returncode == 0, deploy.stdout[-6000:] + deploy.stderr[-2000:]
+        assert "Deployed 1.0 to emulated in" in deploy.stdout
+        svc = ecs.describe_services(cluster=STACK, services=[f"{STACK}-app"])["services"][0]
+        assert svc["desiredCount"] == 1 and svc["taskDefinition"].endswith(":2")
+        # A later site.yml keeps the deployed image and its task.
+        again = ops("--env", "emulated", "site", env=env | skip, timeout=900)
+        assert again.returncode == 0, again.stdout[-4000:]
+        svc = ecs.describe_services(cluster=STACK, services=[f"{STACK}-app"])["services"][0]
+        assert svc["desiredCount"] == 1
+    finally:
+        server.stop()
