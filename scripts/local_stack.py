@@ -52,8 +52,11 @@ def _write(name: str, data: dict[str, Any]) -> None:
 
 
 def container_name() -> str:
-    # One local stack per checkout: two clones on one machine do not collide.
-    return "crayon-local-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+    # One local stack per checkout: two clones on one machine do not collide. Tests and the
+    # bench name their own (CRAYON_LOCAL_CONTAINER with CRAYON_LOCAL_STATE).
+    return os.environ.get("CRAYON_LOCAL_CONTAINER") or (
+        "crayon-local-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+    )
 
 
 def _free_port() -> int:

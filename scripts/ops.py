@@ -485,7 +485,16 @@ def ecs_log_lines(
 
 def journal_lines(env: Env, since: dt.datetime, grep: str | None, follow: bool) -> Iterator[str]:
     """The app's and Litestream's journal on each host; --follow polls with a cursor file."""
-    base = ["journalctl", "-u", "crayon*", "-u", "litestream", "--no-pager", "-o", "short-iso-precise"]
+    base = [
+        "journalctl",
+        "-u",
+        "crayon*",
+        "-u",
+        "litestream",
+        "--no-pager",
+        "-o",
+        "short-iso-precise",
+    ]
     cursor = "/run/crayon-ops-logs.cursor"
     first = [*base, "--since", f"{since:%Y-%m-%d %H:%M:%S} UTC"]
     if follow:
@@ -555,7 +564,9 @@ def cmd_site(env: Env, ns: argparse.Namespace) -> int:
 def show_journal(env: Env) -> None:
     """The journal's last lines on each host: why a release failed."""
     try:
-        results = host_command(env, ["journalctl", "-u", "crayon*", "-u", "litestream", "-n", "40", "--no-pager"])
+        results = host_command(
+            env, ["journalctl", "-u", "crayon*", "-u", "litestream", "-n", "40", "--no-pager"]
+        )
     except Refused as e:
         print(e)
         return
