@@ -248,8 +248,12 @@ def start_host() -> None:
 
 
 def build() -> Path:
+    """dist/crayon.pyz, rebuilt (make dist, a minute or two) only when the sources are newer."""
     pyz = ROOT / "dist" / "crayon.pyz"
-    subprocess.run(["make", "-s", "dist"], cwd=ROOT, check=True)
+    sources = [*ROOT.glob("app/**/*"), *ROOT.glob("migrations/**/*"), ROOT / "pyproject.toml"]
+    newest = max(p.stat().st_mtime for p in sources if p.is_file())
+    if not pyz.exists() or pyz.stat().st_mtime < newest:
+        subprocess.run(["make", "-s", "dist"], cwd=ROOT, check=True)
     return pyz
 
 

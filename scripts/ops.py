@@ -318,8 +318,9 @@ def cmd_deploy(env: Env, ns: argparse.Namespace) -> int:
         if pyz is not None and not pyz.is_file():
             raise Refused(f"No build at {pyz}: run `make dist` or give --pyz PATH of a crayon.pyz.")
         if pyz is None:
-            subprocess.run(["make", "-s", "dist"], cwd=ROOT, check=True)
-            pyz = ROOT / "dist" / "crayon.pyz"
+            from local_stack import build
+
+            pyz = build()
         if (PLAYBOOKS / "release.yml").exists():
             proc = playbook(
                 env, "release.yml", {"release_version": version, "release_pyz": str(pyz.resolve())}
