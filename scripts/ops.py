@@ -85,7 +85,7 @@ def load_env(name: str) -> Env:
             "(the folders under inventories/), e.g. ENV=local; for a new one copy "
             "inventories/production and fill it in."
         )
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     inventory = INVENTORIES / name
     settings: dict[str, Any] = {}
@@ -125,7 +125,8 @@ def aws_environment(env: Env) -> dict[str, str]:
 def boto(env: Env, service: str) -> Any:
     import boto3
 
-    return boto3.client(
+    make: Any = boto3.client  # the service name is a plain str here, not a Literal
+    return make(
         service,
         region_name=env.aws.get("AWS_REGION", env.region),
         endpoint_url=env.aws.get("AWS_ENDPOINT_URL") or None,

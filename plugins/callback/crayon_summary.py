@@ -15,8 +15,8 @@ import difflib
 import time
 from typing import Any
 
-from ansible import constants as C
-from ansible.plugins.callback import CallbackBase
+from ansible import constants as C  # type: ignore[import-untyped]
+from ansible.plugins.callback import CallbackBase  # type: ignore[import-untyped]
 
 DOCUMENTATION = r"""
 name: crayon_summary
@@ -75,7 +75,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-class CallbackModule(CallbackBase):
+class CallbackModule(CallbackBase):  # type: ignore[misc]
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
     CALLBACK_NAME = "crayon_summary"

@@ -307,3 +307,85 @@ def test_first_deploy_is_site_push_deploy(tmp_path: Path) -> None:
         assert svc["desiredCount"] == 1
     finally:
         server.stop()
+
+
+# --- The closing summary and the plan (plugins/callback/crayon_summary.py) --------------------
+
+
+def _tiny_playbook(tmp_path: Path) -> tuple[Path, Path]:
+    target = tmp_path / "file.txt"
+    target.write_text("one\n")
+    book = tmp_path / "book.yml"
+    book.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Write the file\n"
+        f"      ansible.builtin.copy: {{content: \"one\\ntwo\\n\", dest: {target}, mode: '0644'}}\n"
+        "    - name: Report\n"
+        "      ansible.builtin.set_stats: {data: {crayon_version: '7.1', crayon_url: 'http://127.0.0.1:1'}}\n"
+    )
+    return book, target
+
+
+def _play(book: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    run = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
+    run.update({"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"})
+    run.update(env or {})
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            str(book),
+            *args,
+        ],
+        cwd=ROOT,
+        env=run,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_plan_lists_each_change_and_changes_nothing(tmp_path: Path) -> None:
+    book, target = _tiny_playbook(tmp_path)
+    out = _play(book, "--check", "--diff")
+    plan = out[out.index("== Plan ==") :]
+    assert "1 change(s) a real run would make (check mode: nothing was changed):" in plan
+    assert f"~ Write the file [localhost]: {target} +1 -0 lines" in plan
+    assert "Version: 7.1" in plan and "URL: http://127.0.0.1:1" in plan
+    assert target.read_text() == "one\n"
+
+
+def test_summary_after_a_real_run_and_silence_under_json(tmp_path: Path) -> None:
+    book, target = _tiny_playbook(tmp_path)
+    out = _play(book)
+    summary = out[out.index("== Summary ==") :]
+    assert "~ Write the file [localhost]" in summary and "Took " in summary
+    assert target.read_text() == "one\ntwo\n"
+    again = _play(book)
+    assert "Nothing changed." in again
+    quiet = _play(book, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    json.loads(quiet[quiet.index("{") :])  # still one JSON document: no summary mixed in
+
+
+def test_diff_summary_names_the_changed_attributes() -> None:
+    sys.path.insert(0, str(ROOT / "plugins" / "callback"))
+    try:
+        import crayon_summary
+    finally:
+        sys.path.remove(str(ROOT / "plugins" / "callback"))
+    line = crayon_summary.summarise_diff(
+        {
+            "before": {"desired": 1, "image": "a:1", "same": 0},
+            "after": {"desired": 1, "image": "a:2", "same": 0},
+        }
+    )
+    assert line == "image: a:1 -> a:2"
+    assert crayon_summary.summarise_diff([]) == ""
