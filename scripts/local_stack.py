@@ -217,6 +217,8 @@ def start_host() -> None:
     subprocess.run(
         ["podman", "rm", "-f", "-t", "0", name], capture_output=True, env=env, check=False
     )
+    # Recorded before it exists: local-down removes only a container its state names.
+    _write("host.json", {"container": name, "port": _free_port(), "containers_conf": conf})
     subprocess.run(
         [
             "podman",
@@ -243,7 +245,6 @@ def start_host() -> None:
         env=env,
         check=False,
     )
-    _write("host.json", {"container": name, "port": _free_port(), "containers_conf": conf})
     print(f"local-up: systemd host container {name}")
 
 
@@ -345,8 +346,8 @@ def up() -> int:
 
 def down() -> int:
     host = _read("host.json")
-    name = host.get("container", container_name())
-    if shutil.which("podman"):
+    name = host.get("container")
+    if name and shutil.which("podman"):
         env = os.environ | (
             {"CONTAINERS_CONF": host["containers_conf"]} if host.get("containers_conf") else {}
         )
