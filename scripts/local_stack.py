@@ -331,7 +331,12 @@ def up() -> int:
     if rc != 0:
         print("local-up: site.yml failed (see above). `make local-down` removes what was made.")
         return rc
-    load_demo()
+    try:
+        load_demo()
+    except subprocess.CalledProcessError as e:
+        tail = (e.stderr or b"").decode(errors="replace").strip().splitlines()[-3:]
+        print(f"local-up: the app is up but the demo content did not load: {' / '.join(tail)}")
+        return 1
     print(
         f"\nThe local stack is up in {time.monotonic() - started:.0f} s: {local_url()}\n"
         f"Admin password: {STATE / 'admin-password'}\n"
