@@ -40,7 +40,6 @@ INVENTORIES = ROOT / "inventories"
 PLAYBOOKS = ROOT / "playbooks"
 VERSION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 SINCE_RE = re.compile(r"^(\d{1,6})([smhd])$")
-HOST_TARGETS = ("ec2", "lightsail")
 RELEASE_TOOL = "/opt/crayon/bin/crayon-release"
 
 
@@ -58,7 +57,9 @@ class Env:
 
     @property
     def target(self) -> str:
-        return str(self.settings.get("deploy_target", "ecs"))
+        # An inventory of app hosts only (inventories/local-host) has no AWS settings.
+        default = "ecs" if (self.inventory / "group_vars" / "all").exists() else "host"
+        return str(self.settings.get("deploy_target", default))
 
     @property
     def stack(self) -> str:
