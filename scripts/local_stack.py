@@ -65,6 +65,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _listening(port: int) -> bool:
+    # A TCP connect, not /moto-api/data.json: that dumps the whole emulated account and, with
+    # a full stack in it on a busy machine, takes longer than any sensible timeout.
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _answers(url: str) -> bool:
     if not url.startswith("http://127.0.0.1:"):
         return False
@@ -146,7 +154,7 @@ def why_not() -> str | None:
 
 def start_moto() -> dict[str, str]:
     st = _read("moto.json")
-    if st and _alive(int(st["pid"])) and _answers(f"{st['url']}/moto-api/data.json"):
+    if st and _alive(int(st["pid"])) and _listening(int(st["port"])):
         print(f"local-up: AWS emulator already running at {st['url']} (pid {st['pid']})")
         return moto_env()
     port = _free_port()

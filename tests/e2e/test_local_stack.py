@@ -64,10 +64,14 @@ def test_local_up_again_changes_nothing(stack: LocalStack) -> None:
     assert "Nothing changed." in again.output or "0 change(s)" in again.output
 
 
-def test_status_and_plan(stack: LocalStack) -> None:
+def test_status(stack: LocalStack) -> None:
     status = stack.ops("status", "--env", "local", "status")
     assert status.returncode == 0, status.output[-4000:]
     assert "health: HTTP 200" in status.output
+    assert '"restorable": "yes"' in status.output  # the replica, from crayon db status
+
+
+def test_plan(stack: LocalStack) -> None:
     plan = stack.ops("plan", "--env", "local", "plan")
     assert plan.returncode == 0, plan.output[-4000:]
     assert "== Plan ==" in plan.output
