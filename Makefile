@@ -15,6 +15,8 @@ help:
 	@echo "make dist   - dist/crayon.pyz, the single-file build for hosts"
 	@echo "make image  - the container image, built with podman"
 	@echo "make bench  - the benchmarks under bench/"
+	@echo "make local-up / local-down - the whole stack on this machine (emulated AWS + a systemd host)"
+	@echo "make deploy|rollback|logs|plan|status ENV=<inventory> [VERSION=...] [ARGS=...] - see docs/runbooks.md"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,3 +68,36 @@ bench: $(VENV)/.all-installed
 
 clean:
 	rm -rf dist build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# --- Operating a stack: one command per job, the same for every target (scripts/ops.py) ------
+# ENV is an inventory under inventories/ (local, emulated, dev, production, ...).
+ENV ?= local
+OPS := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/ops.py --env $(ENV)
+.PHONY: local-up local-down site deploy rollback logs plan status restore
+
+local-up:
+	@$(OPS) local-up
+
+local-down:
+	@$(OPS) local-down
+
+site:
+	@$(OPS) site
+
+deploy:
+	@$(OPS) deploy "$(VERSION)" $(ARGS)
+
+rollback:
+	@$(OPS) rollback $(VERSION) $(ARGS)
+
+logs:
+	@$(OPS) logs $(ARGS)
+
+plan:
+	@$(OPS) plan $(VERSION) $(ARGS)
+
+status:
+	@$(OPS) status
+
+restore:
+	@$(OPS) restore $(TIME) $(ARGS)

@@ -1,0 +1,1 @@
+../../roles/aws_ecs/library/ecs_service_wait.py
