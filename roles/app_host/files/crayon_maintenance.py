@@ -33,8 +33,9 @@ def page() -> bytes:
 class Handler(BaseHTTPRequestHandler):
     body = FALLBACK
     retry_after = "300"
-    server_version = "maintenance"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return "maintenance"
 
     def _answer(self, with_body: bool) -> None:
         self.send_response(503)

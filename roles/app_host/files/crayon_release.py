@@ -294,12 +294,12 @@ def install(host: Host, src: Path, version: str) -> tuple[bool, str]:
     return True, digest
 
 
-def record_schema(host: Host, version: str, revision: str) -> None:
+def update_meta(host: Host, version: str, **changes: Any) -> None:
+    """Record facts about a release beside it (None removes one)."""
     meta = host.meta(version)
-    if meta.get("schema") != revision:
-        meta["schema"] = revision
-        path = host.releases / version / META
-        path.write_text(json.dumps(meta) + "\n")
+    new = {k: v for k, v in {**meta, **changes}.items() if v is not None}
+    if new != meta:
+        (host.releases / version / META).write_text(json.dumps(new) + "\n")
 
 
 def deploy(host: Host, src_arg: str, version: str) -> dict[str, Any]:
@@ -340,7 +340,7 @@ def deploy(host: Host, src_arg: str, version: str) -> dict[str, Any]:
                 current=previous,
                 rolled_back=False,
             ) from exc
-        record_schema(host, version, after)
+        update_meta(host, version, schema=after)
     host.switch(version)
     host.start_units()
     restarted = host.restart_app()
@@ -350,6 +350,7 @@ def deploy(host: Host, src_arg: str, version: str) -> dict[str, Any]:
         else (False, f"systemctl restart failed: {restarted.stderr.strip()}")
     )
     if ready:
+        update_meta(host, version, failed_at=None)
         removed = prune(host, keep={version, previous or version})
         return {
             "ok": True,
@@ -363,6 +364,8 @@ def deploy(host: Host, src_arg: str, version: str) -> dict[str, Any]:
             "message": f"{version} is live (was {previous or 'nothing'}).",
         }
     journal = host.journal(started_wall)
+    # A plain `rollback` never goes back to a release that failed its gate.
+    update_meta(host, version, failed_at=now_iso())
     if not previous:
         raise Failed(
             f"the first release {version} did not become ready within "
@@ -426,10 +429,12 @@ def rollback(host: Host, target: str | None) -> dict[str, Any]:
     current = host.current_version()
     if target is None:
         older = versions[: versions.index(current)] if current in versions else []
+        older = [v for v in older if not host.meta(v).get("failed_at")]
         if not older:
             raise Refused(
-                f"nothing to roll back to: {current or 'no release'} is the oldest release on "
-                f"this host (installed: {', '.join(versions) or 'none'}). Deploy a fixed "
+                f"nothing to roll back to: no release older than {current or 'none'} that "
+                f"passed its readiness gate is on this host (installed: "
+                f"{', '.join(versions) or 'none'}). Deploy a fixed "
                 f"version instead, or name one with `rollback VERSION`."
             )
         target = older[-1]
@@ -463,13 +468,30 @@ def rollback(host: Host, target: str | None) -> dict[str, Any]:
     ok = host.restart_app().returncode == 0
     ready, why = host.wait_ready(host.cfg["ready_timeout"]) if ok else (False, "restart failed")
     if not ready:
+        # Back to where we were: the release we left, with its schema again.
+        journal = host.journal(started_wall)
+        update_meta(host, target, failed_at=now_iso())
+        host.systemctl("stop", host.service)
+        host.switch(current)
+        redone = None
+        if undone:
+            try:
+                host.migrate(current)
+                redone = have
+            except Failed as exc:
+                redone = f"FAILED: {exc}"
+        back = host.restart_app().returncode == 0 and host.wait_ready(host.cfg["ready_timeout"])[0]
         raise Failed(
-            f"rolled back to {target}, but it is not ready within {host.cfg['ready_timeout']} s "
-            f"({why}). Roll forward with `crayon-release rollback {current}`.",
+            f"rollback to {target} did not become ready within {host.cfg['ready_timeout']} s "
+            f"({why}), so {current} is current again, and "
+            + ("serving" if back else "NOT ready either: look at the host now")
+            + (f"; the schema was migrated back to {redone}" if redone else "")
+            + f". {target} is marked failed. The app's journal is below.",
             version=target,
-            current=target,
-            previous=current,
-            journal=host.journal(started_wall),
+            current=current,
+            rolled_back=False,
+            previous_ready=back,
+            journal=journal,
         )
     return {
         "ok": True,
@@ -497,6 +519,7 @@ def list_releases(host: Host) -> dict[str, Any]:
                 "installed_at": meta.get("installed_at"),
                 "sha256": (meta.get("sha256") or "")[:12] or None,
                 "schema": meta.get("schema"),
+                "failed_at": meta.get("failed_at"),
             }
         )
     return {"ok": True, "current": current, "releases": releases}
