@@ -70,7 +70,7 @@ UPLOAD = "POST /api/analyses"
 APP_UNIT = "crayon.service"
 APP_PYTHON = "/usr/bin/python3.11"
 APP_PYZ = "/opt/crayon/current/crayon.pyz"
-# The role's own way of running the build as the app user (roles/app_host/vars/main.yml).
+# How crayon-release runs the build as the app user (roles/app_host/files/crayon_release.py).
 RUN_AS_APP = (
     "systemd-run",
     "--quiet",
