@@ -56,7 +56,10 @@ def drill(
 def serving_tag(host: hostkit.Host) -> str:
     """The shiv build tag of the running app process (read from its memory maps)."""
     pid = host.exec("systemctl", "show", "-P", "MainPID", "crayon.service").stdout.strip()
-    maps = host.exec("cat", f"/proc/{pid}/maps", check=False).stdout
+    # As the app user: root in the container lacks CAP_SYS_PTRACE for its maps.
+    maps = host.exec(
+        "runuser", "-u", "crayon", "--", "cat", f"/proc/{pid}/maps", check=False
+    ).stdout
     found = re.search(r"-(tool\w+)/site-packages/", maps)
     return found.group(1) if found else f"none (pid {pid})"
 
