@@ -16,9 +16,12 @@ if it were limited. Then:
 2. release (at the first size; at every size with --release-every-size): under a steady load
    (--release-clients readers, a fresh connection per request, 20 ms apart, over GET /healthz,
    /readyz, /, /demo, plus one uploader posting an analysis every --upload-pause s), the next
-   version is shipped with `playbooks/host.yml --tags app_host_release`. A watcher polls
-   /readyz: the release time runs from the start of ansible-playbook to the first 200 from a
-   process started after it, and the process then serving must be the new build (its shiv
+   version is shipped twice: first the baseline, the whole role (`playbooks/host.yml --tags
+   app_host_release`: settings, credentials, env file, units, tool, release, services), then
+   the fast path (`playbooks/release.yml`: one copy of the pyz and one `crayon-release deploy`
+   on the host), and both times are printed with their ratio. A watcher polls /readyz: the
+   release time runs from the start of ansible-playbook to the first 200 from a process
+   started after it, and the process then serving must be the new build (its shiv
    folder in /proc/PID/maps). A failed request (not 200/201, a reset, a timeout), a failed
    playbook or a new version that never serves fails the bench (exit 1) with the units'
    journal;
@@ -67,7 +70,7 @@ UPLOAD = "POST /api/analyses"
 APP_UNIT = "crayon.service"
 APP_PYTHON = "/usr/bin/python3.11"
 APP_PYZ = "/opt/crayon/current/crayon.pyz"
-# The role's own way of running the build as the app user (roles/app_host/vars/main.yml).
+# How crayon-release runs the build as the app user (roles/app_host/files/crayon_release.py).
 RUN_AS_APP = (
     "systemd-run",
     "--quiet",
@@ -445,11 +448,33 @@ def wait_uploads(url: str, timeout: float) -> float:
         time.sleep(1)
 
 
+PATHS = {
+    "fast": "fast path, playbooks/release.yml (one copy + crayon-release deploy)",
+    "role": "whole role, playbooks/host.yml --tags app_host_release",
+}
+
+
+def ship(
+    host: hostkit.Host, how: str, version: str, build: Path, args: argparse.Namespace
+) -> tuple[int, str, float]:
+    if how == "fast":
+        return host.release(version, build, "-e", f"app_host_ready_timeout={args.ready_timeout}")
+    return host.deploy(
+        version, build, "--tags", "app_host_release", ready_timeout=args.ready_timeout
+    )
+
+
 def release(
-    host: hostkit.Host, cgroup: Cgroup, version: str, build: Path, args: argparse.Namespace
-) -> tuple[list[str], str]:
-    """Ship `build` with the release playbook under load: (figure lines, outcome), the outcome
-    "clean", "failed" (requests failed, the new build serves) or "broken" (it does not)."""
+    host: hostkit.Host,
+    cgroup: Cgroup,
+    version: str,
+    build: Path,
+    args: argparse.Namespace,
+    how: str = "fast",
+) -> tuple[list[str], str, float | None]:
+    """Ship `build` the `how` way (PATHS) under load: (figure lines, outcome, seconds from
+    command start to the new version answering /readyz), the outcome "clean", "failed"
+    (requests failed, the new build serves) or "broken" (it does not)."""
     load = MixLoad(
         host.url,
         readers=args.release_clients,
@@ -463,10 +488,8 @@ def release(
     since = time.monotonic()
     watch = ReadyWatch(host.url, since, args.poll).start()
     since_wall = time.time()
-    say(f"    playbook starts at {stamp()}")
-    rc, out, playbook = host.deploy(
-        version, build, "--tags", "app_host_release", ready_timeout=args.ready_timeout
-    )
+    say(f"    {PATHS[how]} starts at {stamp()}")
+    rc, out, playbook = ship(host, how, version, build, args)
     if args.log_dir:
         (args.log_dir / f"{host.name}-{version}.log").write_text(out)
     run = PlaybookRun(rc, out, {})
@@ -482,10 +505,10 @@ def release(
     watch.stop()
     during = load.stop()
     is_new, which = serving_build(cgroup, build.parent.name)
-    lines = [f"  release of {version} under load ({at_start} at its start):"]
+    lines = [f"  release of {version}, {PATHS[how]}, under load ({at_start} at its start):"]
     if watch.ready_at is not None:
         lines.append(
-            f"    RELEASE TIME, playbook start -> new version answers /readyz 200: "
+            f"    RELEASE TIME ({how}), command start -> new version answers /readyz 200: "
             f"{watch.ready_at - since:.1f} s (the playbook ran {playbook:.1f} s in all)"
         )
         if watch.last_old_at is not None:
@@ -517,7 +540,8 @@ def release(
     if failures:
         lines.append("  journal of the units since the playbook started (access logs left out):")
         lines += [f"    {line}" for line in unit_journal(host, since_wall)]
-    return lines, ("clean" if not failures else "failed" if serving else "broken")
+    outcome = "clean" if not failures else "failed" if serving else "broken"
+    return lines, outcome, (watch.ready_at - since) if watch.ready_at is not None else None
 
 
 def unit_journal(host: hostkit.Host, since_wall: float, keep: int = 40) -> list[str]:
@@ -616,16 +640,27 @@ def run(args: argparse.Namespace, env: dict[str, str], pyz: Path, work: Path) ->
                 continue
             lines.add(f"  limits read back: {cgroup.describe()}")
             if i == 0 or args.release_every_size:
-                version += 1
-                say(f"[{size}] release under load ... {machine()}")
-                release_lines, outcome = release(
-                    host, cgroup, f"bench-{version}", build(version), args
-                )
-                lines.add(*release_lines)
-                if outcome != "clean":
-                    code = 1
-                if outcome == "broken":
-                    return lines, code
+                took: dict[str, float | None] = {}
+                # The baseline first (the whole role), then the fast path, on the same host
+                # under the same load: the ratio compares like with like.
+                for how in ("role", "fast"):
+                    version += 1
+                    say(f"[{size}] release under load, {PATHS[how]} ... {machine()}")
+                    release_lines, outcome, took[how] = release(
+                        host, cgroup, f"bench-{version}", build(version), args, how
+                    )
+                    lines.add(*release_lines)
+                    if outcome != "clean":
+                        code = 1
+                    if outcome == "broken":
+                        return lines, code
+                role_s, fast_s = took["role"], took["fast"]
+                if role_s and fast_s:
+                    lines.add(
+                        f"  RELEASE TIME: fast path {fast_s:.1f} s vs whole role {role_s:.1f} s "
+                        f"(baseline): {role_s / fast_s:.1f}x faster; goal under 20 s: "
+                        + ("met" if fast_s < 20 else "NOT met")
+                    )
             say(f"[{size}] throughput ... {machine()}")
             warm = MixLoad(host.url, readers=args.clients, uploaders=args.upload_clients).start()
             time.sleep(args.warmup)

@@ -89,9 +89,9 @@ def variant(src: Path, dst: Path, tag: str, *, broken: bool = False) -> Path:
                     env["build_id"] = f"{env['build_id'][:40]}-{tag}"
                     data = json.dumps(env).encode()
                 elif broken and info.filename == "site-packages/app/asgi.py":
-                    data = (
-                        b"raise RuntimeError('deliberately broken build: the release drill')\n"
-                        + data
+                    # At the end: a `from __future__` import must stay the module's first line.
+                    data += (
+                        b"\nraise RuntimeError('deliberately broken build: the release drill')\n"
                     )
                 zout.writestr(info, data)
     dst.chmod(0o644)
@@ -162,10 +162,8 @@ class Host:
             ["podman", "rm", "-f", "-t", "0", self.name], env=self._env(), capture_output=True
         )
 
-    def deploy(
-        self, version: str, pyz: Path, *extra: str, ready_timeout: int = 30
-    ) -> tuple[int, str, float]:
-        """Run the real deploy playbook; returns (exit code, output, seconds)."""
+    def playbook(self, playbook: str, *extra: str) -> tuple[int, str, float]:
+        """Run one of the real playbooks against this host; (exit code, output, seconds)."""
         require_loopback(self.moto.url)
         env = self._env() | {
             "AWS_ENDPOINT_URL": self.moto.url,
@@ -179,9 +177,21 @@ class Host:
             str(BIN / "ansible-playbook"),
             "-i",
             str(INVENTORY),
-            str(ROOT / "playbooks" / "host.yml"),
+            str(ROOT / "playbooks" / playbook),
             "-e",
             f"ansible_host={self.name}",
+            *extra,
+        ]
+        started = time.monotonic()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
+
+    def deploy(
+        self, version: str, pyz: Path, *extra: str, ready_timeout: int = 30
+    ) -> tuple[int, str, float]:
+        """The whole role (playbooks/host.yml) shipping `version`."""
+        return self.playbook(
+            "host.yml",
             "-e",
             f"app_host_release_version={version}",
             "-e",
@@ -189,10 +199,19 @@ class Host:
             "-e",
             f"app_host_ready_timeout={ready_timeout}",
             *extra,
-        ]
-        started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-        return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
+        )
+
+    def release(self, version: str, pyz: Path, *extra: str) -> tuple[int, str, float]:
+        """The fast path (playbooks/release.yml): one copy and one crayon-release deploy."""
+        return self.playbook(
+            "release.yml", "-e", f"release_version={version}", "-e", f"release_pyz={pyz}", *extra
+        )
+
+    def tool(self, *args: str) -> tuple[int, dict[str, object], str]:
+        """crayon-release on the host: (exit code, its JSON object, its stderr)."""
+        out = self.exec("/opt/crayon/bin/crayon-release", *args, check=False)
+        lines = out.stdout.strip().splitlines()
+        return out.returncode, json.loads(lines[-1]) if lines else {}, out.stderr
 
     def current_release(self) -> str:
         return Path(self.exec("readlink", "/opt/crayon/current").stdout.strip()).name
@@ -209,6 +228,18 @@ def get(url: str, path: str, timeout: float = 60.0) -> tuple[int, bytes]:
         conn.request("GET", path, headers={"Connection": "close"})
         response = conn.getresponse()
         return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def get_full(url: str, path: str, timeout: float = 60.0) -> tuple[int, dict[str, str], bytes]:
+    """One request on a fresh connection: (status, headers, body)."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
 

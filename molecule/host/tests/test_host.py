@@ -65,6 +65,9 @@ def test_readyz_answers_200_inside_and_outside(host):
         ("/var/lib/crayon", 0o700, "crayon", "crayon"),
         ("/var/cache/crayon", 0o700, "crayon", "crayon"),
         ("/opt/crayon/releases", 0o755, "root", "root"),
+        ("/opt/crayon/bin/crayon-release", 0o755, "root", "root"),
+        ("/opt/crayon/bin/crayon-maintenance", 0o755, "root", "root"),
+        ("/opt/crayon/release.json", 0o644, "root", "root"),
     ],
 )
 def test_permissions(host, path, mode, owner, group):
@@ -110,6 +113,28 @@ def test_hardening_in_effect(host):
         "User=crayon",
     ):
         assert expected in out, out
+
+
+def test_limits_in_effect(host):
+    """LimitNOFILE and MemoryMax from the role's defaults (sized for a t3.micro)."""
+    out = host.check_output("systemctl show -p LimitNOFILE -p MemoryMax crayon.service")
+    assert "LimitNOFILE=16384" in out, out
+    assert f"MemoryMax={700 * 2**20}" in out, out
+    pid = host.check_output("systemctl show -p MainPID --value crayon.service")
+    limits = host.file(f"/proc/{pid}/limits").content_string
+    assert any(
+        line.startswith("Max open files") and line.split()[3:5] == ["16384", "16384"]
+        for line in limits.splitlines()
+    ), limits
+
+
+def test_release_tool_lists_the_current_release(host):
+    listed = json.loads(host.check_output("/opt/crayon/bin/crayon-release list"))
+    current = host.file("/opt/crayon/current").linked_to.rsplit("/", 1)[-1]
+    assert listed["current"] == current
+    assert [r["version"] for r in listed["releases"] if r["current"]] == [current]
+    # The tool's settings hold no secret (the origin secret stays in the 0600 env file).
+    assert "SECRET" not in host.file("/opt/crayon/release.json").content_string.upper()
 
 
 def test_litestream_replicates_to_moto(host):
