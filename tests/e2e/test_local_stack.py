@@ -3,9 +3,8 @@ time, logs show the request ids, local down. Everything through scripts/ops.py (
 calls), against the emulated AWS on loopback and a systemd host container.
 
 One local-up for the module (a few minutes); the tests run in order and share it. The deploy
-and rollback steps use h12-host's playbooks/release.yml and rollback-host.yml and the host's
-release tool (/opt/crayon/bin/crayon-release): until those are merged the rollback test skips
-with that reason. bench/local_stack.py times the same steps.
+and rollback steps go through playbooks/release.yml and rollback-host.yml, which call the
+host's release tool (/opt/crayon/bin/crayon-release). bench/local_stack.py times the same steps.
 """
 
 from __future__ import annotations
@@ -17,14 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.stack import ROOT, LocalStack, why_not
+from tests.e2e.stack import LocalStack, why_not
 
 pytestmark = pytest.mark.slow
-
-NEEDS_RELEASE_TOOL = (
-    "needs playbooks/rollback-host.yml and the host release tool from the h12-host branch "
-    "(run after the merge)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +84,6 @@ def test_deploy_a_change(stack: LocalStack) -> None:
 
 
 def test_roll_back(stack: LocalStack) -> None:
-    if not (ROOT / "playbooks" / "rollback-host.yml").exists():
-        pytest.skip(NEEDS_RELEASE_TOOL)
     listing = stack.ops("rollback --list", "--env", "local", "rollback", "--list")
     assert listing.returncode == 0 and "*v2" in listing.output, listing.output[-3000:]
     unknown = stack.ops("rollback (unknown)", "--env", "local", "rollback", "no-such-version")
