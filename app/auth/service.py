@@ -13,7 +13,7 @@ from starlette.types import Scope
 
 from app.auth import passwords
 from app.auth.csrf import LoginCsrf
-from app.auth.ratelimit import SlidingWindowLimiter, client_address, trusted_proxy_hops
+from app.auth.ratelimit import SlidingWindowLimiter, client_address
 from app.auth.secret_source import (
     SecretUnavailable,
     ValueSource,
@@ -34,7 +34,7 @@ REFRESH_ON_MISMATCH_SECONDS = 30.0
 class AuthService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.proxy_hops = trusted_proxy_hops(settings.extra)
+        self.proxy_hops = settings.trusted_proxy_hops
         self.limiter = SlidingWindowLimiter(
             per_client=settings.login_attempts_per_client,
             overall=settings.login_attempts_global,

@@ -52,14 +52,6 @@ def _parse_time(text: object) -> float | None:
         return None
 
 
-def _float_setting(settings: Settings, name: str, default: float) -> float:
-    raw = settings.extra.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
-
-
 class Replication:
     def __init__(
         self,
@@ -341,7 +333,7 @@ class Replication:
 
 def configured(settings: Settings) -> bool:
     """Replication is in play when a replica URL or an external Litestream socket is set."""
-    return bool(settings.replica_url or settings.extra.get("CRAYON_LITESTREAM_SOCKET"))
+    return bool(settings.replica_url or settings.litestream_socket)
 
 
 def hold_lock(paths: LitestreamPaths) -> IO[bytes] | None:
@@ -362,9 +354,9 @@ def build(settings: Settings) -> Replication:
         replica_url=settings.replica_url,
         sync_interval=parse_duration(settings.replica_sync_interval),
         durable=settings.durable_writes,
-        durable_timeout=_float_setting(settings, "CRAYON_DURABLE_TIMEOUT", DEFAULT_DURABLE_TIMEOUT),
-        stale_after=_float_setting(settings, "CRAYON_REPLICATION_STALE_S", 0.0) or None,
-        verify_seconds=_float_setting(settings, "CRAYON_REPLICA_VERIFY_S", VERIFY_SECONDS),
+        durable_timeout=settings.durable_timeout,
+        stale_after=settings.replication_stale_s or None,
+        verify_seconds=settings.replica_verify_s,
         binary=_binary_or_none(settings),
     )
 

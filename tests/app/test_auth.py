@@ -419,7 +419,7 @@ def test_the_global_limit_holds_against_many_addresses(tmp_path: Path) -> None:
         tmp_path,
         login_attempts_per_client=100,
         login_attempts_global=4,
-        extra={"CRAYON_TRUSTED_PROXY_HOPS": "1"},
+        trusted_proxy_hops=1,
     )
     with client_for(settings) as c:
         for i in range(4):
@@ -441,9 +441,7 @@ def test_forwarded_for_is_believed_only_as_far_as_the_settings_say(tmp_path: Pat
         c.headers["X-Forwarded-For"] = "203.0.113.50"
         assert post_login(c, "wrong-password").status_code == 429
     # One trusted proxy (CloudFront): only its appended entry counts, not the client's prefix.
-    settings = make_settings(
-        tmp_path / "b", login_attempts_per_client=2, extra={"CRAYON_TRUSTED_PROXY_HOPS": "1"}
-    )
+    settings = make_settings(tmp_path / "b", login_attempts_per_client=2, trusted_proxy_hops=1)
     with client_for(settings) as c:
         for i in range(2):
             c.headers["X-Forwarded-For"] = f"10.9.9.{i}, 192.0.2.7"
