@@ -1,8 +1,10 @@
 """The ASGI application, composed explicitly: settings -> database -> storage -> routes.
 
-Request path: uvicorn -> RequestIdMiddleware (id + JSON access log) -> SecurityHeaders ->
-OriginSecret (when set) -> BodySizeLimit -> AuthGate (app/auth/gate.py) -> Router
-(app/web/routes.py) -> endpoint.
+Request path: uvicorn -> RequestIdMiddleware (id + JSON access log) -> RouteRules (the
+matched route's declared rules) -> Metrics -> SecurityHeaders -> HostCheck -> PrivateCache ->
+OriginSecret (when set) -> BodySizeLimit -> AuthGate (app/auth/gate.py) -> DurableAck ->
+Router (app/web/routes.py) -> endpoint. The running parts live on one `Services` object
+(app/services.py), `app.state.services`.
 """
 
 from __future__ import annotations
@@ -23,17 +25,21 @@ from app.db import Database
 from app.metrics.middleware import MetricsMiddleware
 from app.replication import monitor as replication
 from app.replication.durable import DurableAckMiddleware
+from app.services import Services
 from app.settings import Settings
 from app.storage.factory import build_storage
 from app.storage.spool import SpoolingStorage
-from app.web import errors
+from app.web import errors, health
 from app.web.middleware import (
     BodySizeLimitMiddleware,
+    HostCheckMiddleware,
     OriginSecretMiddleware,
+    PrivateCacheMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
-from app.web.routes import PUBLIC_PATHS, build_routes
+from app.web.routes import build_routes
+from app.web.rules import RouteRulesMiddleware
 from app.web.services import start_services
 
 log = logging.getLogger("crayon.app")
@@ -65,19 +71,32 @@ def create_app(settings: Settings) -> Starlette:
         db = Database(settings.database_path)
         await db.open()
         storage = build_storage(settings)
-        app.state.settings = settings
-        app.state.db = db
-        app.state.storage = storage
-        app.state.schema_head = migrate.head_revision()
-        app.state.started_monotonic = time.monotonic()
-        app.state.started_at = time.time()
+        started_monotonic, started_at = time.monotonic(), time.time()
         background: list[asyncio.Task[None]] = []
         if isinstance(storage, SpoolingStorage):
             await asyncio.to_thread(storage.drain)
             background.append(asyncio.create_task(_drain_spool_forever(storage)))
         await auth.start(db)
-        stop_services = await start_services(app, settings, db, storage)
-        stop_replication = await replication.attach(app, settings)
+        started = await start_services(settings, db, storage)
+        replica, stop_replication = await replication.attach(settings)
+        svc = Services(
+            settings=settings,
+            auth=auth,
+            db=db,
+            storage=storage,
+            schema_head=migrate.head_revision(),
+            started_monotonic=started_monotonic,
+            started_at=started_at,
+            metrics=started.metrics.recorder,
+            changes=started.metrics.changes,
+            heartbeat_s=started.metrics.heartbeat_s,
+            sse_heartbeat_s=settings.sse_heartbeat_seconds,
+            analyses=started.analyses,
+            stopping=started.stopping,
+            replication=replica,
+        )
+        health.add_standard_checks(svc)
+        app.state.services = svc
         log.info(
             "crayon started",
             extra={"env": settings.env, "storage": storage.name, "db": str(db.path)},
@@ -86,7 +105,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             await stop_replication()
-            await stop_services()
+            await started.stop()
             await auth.stop()
             for task in background:
                 task.cancel()
@@ -94,22 +113,20 @@ def create_app(settings: Settings) -> Starlette:
 
     middleware = [
         Middleware(RequestIdMiddleware),
+        # The matched route's rules (app/web/routes.py), for every middleware below.
+        Middleware(RouteRulesMiddleware),
         Middleware(MetricsMiddleware),
         Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
+        Middleware(HostCheckMiddleware, hosts=settings.hosts, public_url=settings.public_url),
+        Middleware(PrivateCacheMiddleware),
     ]
     if settings.origin_secret:
-        middleware.append(
-            Middleware(
-                OriginSecretMiddleware,
-                secret=settings.origin_secret,
-                open_paths=frozenset({"/healthz"}),
-            )
-        )
+        middleware.append(Middleware(OriginSecretMiddleware, secret=settings.origin_secret))
     middleware.append(
-        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_mb * 1024 * 1024 + 65536)
+        Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes + 65536)
     )
     # Innermost: sees the body only within the size limit; closes every non-public route.
-    middleware.append(Middleware(AuthGate, auth=auth, public_paths=PUBLIC_PATHS))
+    middleware.append(Middleware(AuthGate, auth=auth))
     # CRAYON_DURABLE_WRITES: a write's answer waits until Litestream has shipped it.
     middleware.append(Middleware(DurableAckMiddleware))
     app = Starlette(
@@ -118,6 +135,6 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         exception_handlers=errors.handlers(),
     )
+    # Before the lifespan (error pages rendered early) only the settings are needed.
     app.state.settings = settings
-    app.state.auth = auth
     return app

@@ -13,6 +13,7 @@ from app.auth.csrf import FIELD
 from app.auth.secret_source import SecretUnavailable
 from app.auth.service import AuthService
 from app.auth.sessions import AdminSession
+from app.services import services
 
 log = logging.getLogger("crayon.auth")
 
@@ -45,7 +46,7 @@ def access_needed(next_path: str) -> str:
 
 
 def _auth(request: Request) -> AuthService:
-    auth = request.app.state.auth
+    auth = services(request).auth
     assert isinstance(auth, AuthService)
     return auth
 

@@ -7,8 +7,6 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from starlette.applications import Starlette
-
 from app.db import Database
 from app.metrics import heartbeat
 from app.metrics.live import Changes
@@ -34,7 +32,7 @@ class MetricsRuntime:
         await self.recorder.flush()
 
 
-async def start(app: Starlette, settings: Settings, db: Database) -> MetricsRuntime:
+async def start(settings: Settings, db: Database) -> MetricsRuntime:
     changes = Changes()
     recorder = MetricsRecorder(db, flush_seconds=settings.metrics_flush_seconds)
     recorder.on_flush(changes.bump)
@@ -43,8 +41,4 @@ async def start(app: Starlette, settings: Settings, db: Database) -> MetricsRunt
     runtime.tasks.append(
         asyncio.create_task(heartbeat.run(db, runtime.heartbeat_s), name="heartbeat")
     )
-    app.state.metrics = recorder
-    app.state.changes = changes
-    app.state.heartbeat_s = runtime.heartbeat_s
-    app.state.sse_heartbeat_s = settings.sse_heartbeat_seconds
     return runtime

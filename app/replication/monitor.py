@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from starlette.applications import Starlette
-
 from app.metrics import emf
 from app.replication import litestream
 from app.replication.config import LitestreamPaths, parse_duration, paths_for
@@ -368,14 +366,15 @@ def _binary_or_none(settings: Settings) -> str | None:
         return None
 
 
-async def attach(app: Starlette, settings: Settings) -> Callable[[], Awaitable[None]]:
-    """Called from the app's lifespan: the lock, and `app.state.replication` when configured."""
+async def attach(
+    settings: Settings,
+) -> tuple[Replication | None, Callable[[], Awaitable[None]]]:
+    """Called from the app's lifespan: the lock, and the replication monitor when configured."""
     lock = hold_lock(paths_for(settings))
     replication: Replication | None = None
     if configured(settings):
         replication = build(settings)
         await replication.start()
-        app.state.replication = replication
         log.info(
             "replication monitor started",
             extra={"socket": str(replication.paths.socket), "durable": replication.durable},
@@ -389,4 +388,4 @@ async def attach(app: Starlette, settings: Settings) -> Callable[[], Awaitable[N
         if lock is not None:
             lock.close()
 
-    return stop
+    return replication, stop

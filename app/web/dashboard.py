@@ -25,13 +25,12 @@ from collections.abc import AsyncIterator
 from types import FrameType
 from typing import Any, Final
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from app.metrics.live import Changes
 from app.metrics.queries import WINDOWS, usage_metrics, window_name
-from app.metrics.recorder import MetricsRecorder
+from app.services import services
 from app.web import charts
 from app.web.pages import render
 
@@ -49,13 +48,9 @@ KIND_LABELS: Final = {
 
 
 async def figures(request: Request, window: str) -> dict[str, Any]:
-    state = request.app.state
-    recorder = getattr(state, "metrics", None)
-    if isinstance(recorder, MetricsRecorder):
-        await recorder.flush()
-    return await usage_metrics(
-        state.db, window=window, heartbeat_s=getattr(state, "heartbeat_s", 60)
-    )
+    svc = services(request)
+    await svc.metrics.flush()
+    return await usage_metrics(svc.db, window=window, heartbeat_s=svc.heartbeat_s)
 
 
 def chart_context(m: dict[str, Any]) -> dict[str, Any]:
@@ -132,15 +127,14 @@ async def api_metrics(request: Request) -> Response:
     return JSONResponse(await figures(request, window), headers={"Cache-Control": "no-store"})
 
 
-def install_stop_signal(app: Starlette) -> None:
-    """Set `app.state.stopping` when the process is asked to stop (chained to uvicorn's handler).
+def install_stop_signal() -> asyncio.Event:
+    """An event set when the process is asked to stop (chained to uvicorn's handler).
 
     uvicorn waits for open responses before it runs the lifespan shutdown, so an endless stream
     would hold a graceful shutdown for its whole timeout; with this event the streams end at once.
     Outside the main thread (tests with TestClient) there is no signal to chain: nothing to do.
     """
     stopping = asyncio.Event()
-    app.state.stopping = stopping
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous = signal.getsignal(sig)
@@ -152,6 +146,7 @@ def install_stop_signal(app: Starlette) -> None:
 
         with contextlib.suppress(ValueError):  # not the main thread
             signal.signal(sig, handler)
+    return stopping
 
 
 def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
@@ -161,10 +156,10 @@ def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
 
 async def events(request: Request) -> Response:
     window = window_name(request.query_params.get("window"))
-    state = request.app.state
-    changes: Changes = getattr(state, "changes", None) or Changes()
-    stopping: asyncio.Event = getattr(state, "stopping", None) or asyncio.Event()
-    heartbeat_s = float(getattr(state, "sse_heartbeat_s", HEARTBEAT_S))
+    svc = services(request)
+    changes: Changes = svc.changes
+    stopping: asyncio.Event = svc.stopping
+    heartbeat_s = svc.sse_heartbeat_s
 
     async def stream() -> AsyncIterator[str]:
         started = last_write = time.monotonic()

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.services import services
 from app.storage.keys import export_key, new_id
 from app.web.pages import render
 
@@ -128,7 +129,7 @@ _SELECT: Final = (
 async def history(request: Request) -> Response:
     filters = parse_filters(request)
     where, params = filters.where()
-    db = request.app.state.db
+    db = services(request).db
     total = int(await db.fetchval(f"SELECT COUNT(*) FROM analyses{where}", params))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     try:
@@ -195,13 +196,13 @@ def to_csv(rows: list[dict[str, Any]]) -> bytes:
 async def export_csv(request: Request) -> Response:
     filters = parse_filters(request)
     where, params = filters.where()
-    rows = await request.app.state.db.fetchall(
+    rows = await services(request).db.fetchall(
         f"{_SELECT}{where} ORDER BY created_at DESC, id LIMIT ?", [*params, EXPORT_LIMIT]
     )
     body = to_csv([_row_view(r) for r in rows])
     name = f"analyses-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{new_id()[:8]}"
     key = export_key(name)
-    await run_in_threadpool(request.app.state.storage.put, key, body, "text/csv")
+    await run_in_threadpool(services(request).storage.put, key, body, "text/csv")
     return Response(
         body,
         media_type="text/csv; charset=utf-8",

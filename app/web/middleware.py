@@ -11,12 +11,15 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.logs import request_id_var
+from app.web.rules import rules_for
 
 access_log = logging.getLogger("crayon.access")
 
@@ -104,16 +107,16 @@ class SecurityHeadersMiddleware:
 class OriginSecretMiddleware:
     """Only CloudFront knows the origin secret: requests that go around it are refused.
 
-    /healthz stays open so load balancers and systemd health checks work without it.
+    Routes declared without `origin_check` (/healthz) stay open so load balancers and systemd
+    health checks work without it.
     """
 
-    def __init__(self, app: ASGIApp, *, secret: str, open_paths: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, *, secret: str) -> None:
         self.app = app
         self.secret = secret.encode()
-        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.open_paths:
+        if scope["type"] != "http" or not rules_for(scope).origin_check:
             await self.app(scope, receive, send)
             return
         given = b""
@@ -178,3 +181,63 @@ class BodySizeLimitMiddleware:
 
 class BodyTooLarge(Exception):
     pass
+
+
+class HostCheckMiddleware:
+    """Answer only the configured host names (Starlette's TrustedHostMiddleware), so a forged
+    Host header cannot steer absolute links; then, when a public URL is configured, build every
+    absolute link from it rather than from the request.
+
+    Routes declared `any_host` (/healthz, /readyz) answer whatever the Host: load balancers
+    probe a task by its IP address.
+    """
+
+    def __init__(self, app: ASGIApp, *, hosts: tuple[str, ...], public_url: str | None) -> None:
+        self.app = app
+        self.checked = TrustedHostMiddleware(
+            self._public, allowed_hosts=list(hosts), www_redirect=False
+        )
+        self.public = urlsplit(public_url) if public_url else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or rules_for(scope).any_host:
+            await self.app(scope, receive, send)
+            return
+        await self.checked(scope, receive, send)
+
+    async def _public(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.public is not None:
+            host = self.public.netloc.encode("latin-1")
+            scope["scheme"] = self.public.scheme
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"] + [
+                (b"host", host)
+            ]
+            port = self.public.port or (443 if self.public.scheme == "https" else 80)
+            scope["server"] = (self.public.hostname or "", port)
+        await self.app(scope, receive, send)
+
+
+class PrivateCacheMiddleware:
+    """`Cache-Control: private, no-store` on every response that carries a token or depends on
+    the session: a shared cache must never hand one visitor's CSRF token or admin nav to the
+    next. That is a response to a request with the admin's session, or one that sets a cookie
+    (the login form's pre-session token)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                state = scope.get("state", {})
+                personal = state.get("admin_session") is not None or state.get("csrf_token")
+                if personal or "set-cookie" in headers:
+                    headers["Cache-Control"] = "private, no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
