@@ -1,6 +1,6 @@
 """The admin dashboard: `/dashboard`, `GET /api/metrics` and the live stream `/api/events`.
 
-All three are protected (not in PUBLIC_PATHS) and show the same figures, from
+All three are protected (declared ADMIN in app/web/routes.py) and show the same figures, from
 `app.metrics.queries.usage_metrics`. Pending request records are flushed before figures are
 read, so a figure never lags behind a request that has finished.
 
