@@ -7,7 +7,7 @@ read, so a figure never lags behind a request that has finished.
 The stream is server-sent events: an `event: metrics` message with the figures whenever they
 change (at most about once a second, and at once after an analysis), a comment line
 (`: heartbeat`) every HEARTBEAT_S seconds so proxies (ALB idle timeout 60 s, CloudFront origin
-read timeout 30 s) never see an idle connection, `Cache-Control: no-cache` and
+read timeout 30 s) never see an idle connection, `Cache-Control: private, no-store` and
 `X-Accel-Buffering: no` so nothing buffers it. It ends cleanly when the client goes away, after
 MAX_STREAM_S (the browser reconnects by itself, per the `retry:` field), or when the server is
 asked to stop (SIGTERM/SIGINT): it sends `event: bye` and closes, so a graceful shutdown does not
@@ -188,7 +188,7 @@ async def events(request: Request) -> Response:
         stream(),
         media_type="text/event-stream",
         headers={
-            "Cache-Control": "no-cache",
+            "Cache-Control": "private, no-store",
             "X-Accel-Buffering": "no",
         },
     )
