@@ -172,3 +172,8 @@ def test_crayon_serve_refuses_a_bad_value_in_a_former_extra_setting(tmp_path: Pa
 def test_fields_are_typed() -> None:
     for f in fields(Settings):
         assert f.type not in ("Any", "object"), f.name
+
+
+def test_a_misspelt_variable_is_named_as_unknown() -> None:
+    env = {"CRAYON_PORT": "8001", "CRAYON_HEARTBEAT_SECOND": "5", "HOME": "/root"}
+    assert Settings.unknown_variables(env) == ["CRAYON_HEARTBEAT_SECOND"]
