@@ -56,6 +56,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         **server_options(settings),
     }
     if reload:
+        # The reloader pickles its config for a spawned child; the head-deadline protocol is a
+        # class made at run time, so the development reloader runs uvicorn's plain h11.
+        common.pop("http")
         uvicorn.run(
             "app.asgi:create",
             factory=True,
