@@ -120,7 +120,7 @@ def test_secrets_manager_down_then_back(
     )
     settings = _production(tmp_path, bucket)
     with _client(settings) as c:
-        auth = c.app.state.auth  # type: ignore[attr-defined]
+        auth = c.app.state.services.auth  # type: ignore[attr-defined]
         moto.stop()
         try:
             # Within its TTL the hash read at start is still used.
@@ -146,7 +146,7 @@ def test_a_rotated_password_is_picked_up(prod: TestClient) -> None:
     boto3.client("secretsmanager", endpoint_url=env_url, region_name="us-east-1").put_secret_value(
         SecretId=SECRET_ID, SecretString=json.dumps({"password_hash": hash_password(new)})
     )
-    prod.app.state.auth.hash_source._fetched_at -= 60  # type: ignore[attr-defined]
+    prod.app.state.services.auth.hash_source._fetched_at -= 60  # type: ignore[attr-defined]
     assert post_login(prod, new).status_code == 303
 
 

@@ -96,9 +96,11 @@ def test_production_settings_that_are_complete_pass(tmp_path: Path) -> None:
             "CRAYON_S3_BUCKET": "crayon-data-prod",
             "CRAYON_ADMIN_SECRET_ID": "crayon/admin",
             "CRAYON_DATA_DIR": str(tmp_path),
+            "CRAYON_PUBLIC_URL": "https://crayon.example.org",
         },
         env_file=None,
     )
+    assert s.hosts == ("crayon.example.org",)
     assert s.is_production and s.cookie_secure and s.storage_backend == "s3"
 
 
