@@ -295,7 +295,7 @@ def test_logout_revokes_the_session_server_side(admin: TestClient, settings: Set
 
 def test_checking_a_session_is_not_activity(admin: TestClient, settings: Settings) -> None:
     # The event stream re-checks its session as it goes; that must not keep it alive.
-    store = admin.app.state.auth.store  # type: ignore[union-attr]
+    store = admin.app.state.services.auth.store  # type: ignore[union-attr]
     with _db(settings) as db:
         db.execute("UPDATE admin_sessions SET last_seen = last_seen - 120")
         digest, seen = db.execute("SELECT id, last_seen FROM admin_sessions").fetchone()
