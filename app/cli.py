@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from app import migrate
 from app.logs import configure_logging
@@ -39,19 +40,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if problem:
         print(f"crayon: not serving. {problem}", file=sys.stderr)
         return 2
+    from app.server import limit_server_error_logs, raise_open_files_limit, server_options
+
+    raise_open_files_limit()
+    limit_server_error_logs()
     host = args.host or settings.host
     port = args.port or settings.port
     reload = args.reload or settings.reload
     fd = None if reload else _systemd_fd()
-    common = {
+    common: dict[str, Any] = {
         # Off: uvicorn would take the client from X-Forwarded-For for any allowed peer (and
         # loopback by default). app/auth/clientaddr.py decides it, trusting only the
         # configured proxy hops (CRAYON_TRUSTED_PROXY_HOPS, CRAYON_FORWARDED_ALLOW_IPS).
         "proxy_headers": False,
         "log_config": None,
         "timeout_graceful_shutdown": 10,
+        **server_options(settings),
     }
     if reload:
+        # The reloader pickles its config for a spawned child; the head-deadline protocol is a
+        # class made at run time, so the development reloader runs uvicorn's plain h11.
+        common.pop("http")
         uvicorn.run(
             "app.asgi:create",
             factory=True,
@@ -59,16 +68,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=port,
             reload=True,
             reload_dirs=[str(Path(__file__).parent)],
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     elif fd is not None:
         from app.asgi import create
 
-        uvicorn.run(create(), fd=fd, **common)  # type: ignore[arg-type]
+        uvicorn.run(create(), fd=fd, **common)
     else:
         from app.asgi import create
 
-        uvicorn.run(create(), host=host, port=port, **common)  # type: ignore[arg-type]
+        uvicorn.run(create(), host=host, port=port, **common)
     return 0
 
 

@@ -1,7 +1,8 @@
-"""The gate: one pure-ASGI middleware that closes every route not in PUBLIC_PATHS.
+"""The gate: one pure-ASGI middleware that closes every route its rules do not call public.
 
 For each HTTP request it
-1. finds the route the router will pick (a path that matches no route falls through to 404);
+1. reads the rules of the route the router will pick (app/web/rules.py; declared in
+   app/web/routes.py; a path that matches no route falls through to 404);
 2. loads the admin session named by the cookie, if any, into `scope["state"]`
    (`admin_session`, `csrf_token`: templates use them for the nav's logout form);
 3. for POST/PUT/PATCH/DELETE made with a live session, refuses cross-site requests and
@@ -20,7 +21,6 @@ from urllib.parse import quote
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.csrf import (
@@ -33,37 +33,9 @@ from app.auth.csrf import (
     tokens_match,
 )
 from app.auth.service import AuthService
+from app.web.rules import rules_for
 
 LOGIN_PATH = "/login"
-# Paths whose requests never need the session loaded (kept cheap: /healthz under 10 ms).
-_NO_SESSION_PREFIXES = ("/static/", "/healthz", "/readyz")
-
-
-def is_public_route(route: BaseRoute, public_paths: frozenset[str]) -> bool:
-    """A route is public when its path, or the fixed part before its first parameter, is listed."""
-    path = getattr(route, "path", None)
-    if not isinstance(path, str):
-        return False
-    if path in public_paths:
-        return True
-    if "{" in path:
-        fixed = path.split("{", 1)[0].rstrip("/")
-        return bool(fixed) and fixed in public_paths
-    return False
-
-
-def matching_route(scope: Scope) -> BaseRoute | None:
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    partial: BaseRoute | None = None
-    routes: list[BaseRoute] = list(getattr(router, "routes", ()))
-    for route in routes:
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return route
-        if match == Match.PARTIAL and partial is None:
-            partial = route
-    return partial
 
 
 def login_location(scope: Scope) -> str:
@@ -75,10 +47,9 @@ def login_location(scope: Scope) -> str:
 
 
 class AuthGate:
-    def __init__(self, app: ASGIApp, *, auth: AuthService, public_paths: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, *, auth: AuthService) -> None:
         self.app = app
         self.auth = auth
-        self.public_paths = public_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,12 +58,12 @@ class AuthGate:
         state = scope.setdefault("state", {})
         state["admin_session"] = None
         state["csrf_token"] = None
-        route = matching_route(scope)
-        protected = route is not None and not is_public_route(route, self.public_paths)
+        rules = rules_for(scope)
+        protected = not rules.public
         path: str = scope["path"]
 
         session = None
-        if protected or not path.startswith(_NO_SESSION_PREFIXES):
+        if protected or rules.session:
             session = await self.auth.session_for(scope)
         if session is not None:
             state["admin_session"] = session

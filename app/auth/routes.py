@@ -14,6 +14,7 @@ from app.auth.passwords import VerifierBusy
 from app.auth.secret_source import SecretUnavailable
 from app.auth.service import AuthService
 from app.auth.sessions import AdminSession
+from app.services import services
 
 log = logging.getLogger("crayon.auth")
 
@@ -46,7 +47,7 @@ def access_needed(next_path: str) -> str:
 
 
 def _auth(request: Request) -> AuthService:
-    auth = request.app.state.auth
+    auth = services(request).auth
     assert isinstance(auth, AuthService)
     return auth
 

@@ -1,4 +1,4 @@
-"""The auth service the app holds in `app.state.auth`: one object, started by the lifespan."""
+"""The auth service the app holds in `Services.auth`: one object, started by the lifespan."""
 
 from __future__ import annotations
 

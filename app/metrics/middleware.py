@@ -75,7 +75,8 @@ class MetricsMiddleware:
 
     def _record(self, scope: Scope, status: int, duration_ms: float) -> None:
         app = scope.get("app")
-        recorder = getattr(getattr(app, "state", None), "metrics", None)
+        svc = getattr(getattr(app, "state", None), "services", None)
+        recorder = getattr(svc, "metrics", None)
         kind = classify(scope["path"])
         if status >= 500:
             emf.emit_error(status, kind)

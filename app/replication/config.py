@@ -42,11 +42,6 @@ def split_replica_url(url: str) -> tuple[str, str]:
     return parts.netloc, parts.path.strip("/") or DEFAULT_REPLICA_PATH
 
 
-def _extra(settings: Settings, name: str) -> str | None:
-    value = settings.extra.get(name) or os.environ.get(name)
-    return value or None
-
-
 @dataclass(frozen=True)
 class LitestreamPaths:
     database: Path
@@ -66,8 +61,8 @@ class LitestreamPaths:
 
 def paths_for(settings: Settings) -> LitestreamPaths:
     database = settings.database_path.absolute()
-    config = _extra(settings, "CRAYON_LITESTREAM_CONFIG")
-    socket = _extra(settings, "CRAYON_LITESTREAM_SOCKET")
+    config = settings.litestream_config
+    socket = settings.litestream_socket
     if socket is None:
         candidate = database.parent / "litestream.sock"
         if len(str(candidate)) > _MAX_SOCKET_PATH:

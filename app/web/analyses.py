@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from app.analysis.common import AGE_GROUPS
 from app.analysis.decode import MAX_UPLOAD_BYTES
 from app.metrics.middleware import country_of, session_of
+from app.services import services
 from app.storage.keys import InvalidKey, validate_key
 from app.web.analysis_service import ID_PATTERN, AnalysisService, Origin, Refused, public_view
 from app.web.errors import error_response
@@ -35,7 +36,7 @@ AGE_LABELS: Final = {"3-5": "3 to 5 years", "6-8": "6 to 8 years", "9-12": "9 to
 
 
 def service(request: Request) -> AnalysisService:
-    svc = getattr(request.app.state, "analyses", None)
+    svc = getattr(getattr(request.app.state, "services", None), "analyses", None)
     if not isinstance(svc, AnalysisService):
         raise Refused("The analysis service is not running.", 503)
     return svc
@@ -64,7 +65,11 @@ async def _read_upload(request: Request) -> tuple[bytes, str | None, object]:
         age_group = form.get("age_group")
         if not isinstance(upload, UploadFile):
             raise Refused("Attach the drawing as a file in the field 'file'.", 400)
-        data = await upload.read(MAX_UPLOAD_BYTES + 1)
+        # CRAYON_MAX_UPLOAD_MB: the file itself, not only the body (which has form overhead).
+        limit = services(request).settings.max_upload_bytes
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise Refused(f"The file is larger than the {limit // 1_048_576} MB limit.", 413)
         return data, upload.content_type, age_group
     finally:
         await form.close()
@@ -93,18 +98,18 @@ async def api_get(request: Request) -> Response:
     return JSONResponse(public_view(row), headers={"Cache-Control": "no-store"})
 
 
-def _form_context(**extra: Any) -> dict[str, Any]:
+def _form_context(request: Request, **extra: Any) -> dict[str, Any]:
     return {
         "age_groups": AGE_GROUPS,
         "age_labels": AGE_LABELS,
-        "max_mb": MAX_UPLOAD_BYTES // 1_048_576,
+        "max_mb": min(MAX_UPLOAD_BYTES, services(request).settings.max_upload_bytes) // 1_048_576,
         **extra,
     }
 
 
 async def upload_page(request: Request) -> Response:
     if request.method != "POST":
-        return render(request, "upload.html", **_form_context())
+        return render(request, "upload.html", **_form_context(request))
     age_group: object = None
     try:
         data, content_type, age_group = await _read_upload(request)
@@ -114,7 +119,7 @@ async def upload_page(request: Request) -> Response:
             request,
             "upload.html",
             status_code=exc.status,
-            **_form_context(error=exc.message, chosen=age_group),
+            **_form_context(request, error=exc.message, chosen=age_group),
         )
     return RedirectResponse(view["result_url"], status_code=303)
 
@@ -137,7 +142,7 @@ async def file(request: Request) -> Response:
         return error_response(request, 404, "There is no such image.")
     try:
         key = validate_key(row[column])
-        data = await run_in_threadpool(request.app.state.storage.get, key)
+        data = await run_in_threadpool(services(request).storage.get, key)
     except (KeyError, InvalidKey):
         return error_response(request, 404, "The image is not in storage.")
     cache = "public, max-age=86400" if row["source"] == "demo" else "private, max-age=86400"

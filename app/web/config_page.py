@@ -14,17 +14,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from app.services import services
 from app.web.analysis_service import AnalysisService, Refused
 from app.web.pages import render
 
 
 async def replication_status(request: Request) -> dict[str, Any]:
-    """The replication component's status (app.state.replication), or "not configured"."""
-    replication = getattr(request.app.state, "replication", None)
+    """The replication component's status, or "not configured"."""
+    replication = services(request).replication
     if replication is None:
         return {"configured": False, "summary": "not configured"}
     try:
-        status = replication.status()
+        status: Any = replication.status()
         if inspect.isawaitable(status):
             status = await status
     except Exception as exc:  # show the failure instead of failing the page
@@ -35,9 +36,9 @@ async def replication_status(request: Request) -> dict[str, Any]:
 
 
 async def _context(request: Request) -> dict[str, Any]:
-    state = request.app.state
+    state = services(request)
     settings = state.settings
-    svc = getattr(state, "analyses", None)
+    svc = state.analyses
     model = svc.model if isinstance(svc, AnalysisService) else None
     storage_status = await run_in_threadpool(state.storage.status)
     return {
@@ -59,7 +60,7 @@ async def _context(request: Request) -> dict[str, Any]:
         "replication": await replication_status(request),
         "replica_url": settings.replica_url,
         "threshold": svc.threshold if isinstance(svc, AnalysisService) else None,
-        "schema": getattr(state, "schema_head", ""),
+        "schema": state.schema_head,
     }
 
 
@@ -77,7 +78,7 @@ async def config(request: Request) -> Response:
 async def _save(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=8, max_part_size=4096)
     raw = str(form.get("threshold", "")).strip()
-    svc = request.app.state.analyses
+    svc = services(request).analyses
     error = None
     try:
         value = float(raw)

@@ -1,13 +1,13 @@
 """The admin dashboard: `/dashboard`, `GET /api/metrics` and the live stream `/api/events`.
 
-All three are protected (not in PUBLIC_PATHS) and show the same figures, from
+All three are protected (declared ADMIN in app/web/routes.py) and show the same figures, from
 `app.metrics.queries.usage_metrics`. Pending request records are flushed before figures are
 read, so a figure never lags behind a request that has finished.
 
 The stream is server-sent events: an `event: metrics` message with the figures whenever they
 change (at most about once a second, and at once after an analysis), a comment line
 (`: heartbeat`) every HEARTBEAT_S seconds so proxies (ALB idle timeout 60 s, CloudFront origin
-read timeout 30 s) never see an idle connection, `Cache-Control: no-cache` and
+read timeout 30 s) never see an idle connection, `Cache-Control: private, no-store` and
 `X-Accel-Buffering: no` so nothing buffers it. It ends cleanly when the client goes away, after
 MAX_STREAM_S (the browser reconnects by itself, per the `retry:` field), when the server is
 asked to stop (SIGTERM/SIGINT), so a graceful shutdown does not wait for the stream, or when the
@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator
 from types import FrameType
 from typing import Any, Final
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -35,7 +34,7 @@ from app.auth.service import AuthService
 from app.auth.sessions import AdminSession
 from app.metrics.live import Changes
 from app.metrics.queries import WINDOWS, usage_metrics, window_name
-from app.metrics.recorder import MetricsRecorder
+from app.services import services
 from app.web import charts
 from app.web.pages import render
 
@@ -54,13 +53,9 @@ KIND_LABELS: Final = {
 
 
 async def figures(request: Request, window: str) -> dict[str, Any]:
-    state = request.app.state
-    recorder = getattr(state, "metrics", None)
-    if isinstance(recorder, MetricsRecorder):
-        await recorder.flush()
-    return await usage_metrics(
-        state.db, window=window, heartbeat_s=getattr(state, "heartbeat_s", 60)
-    )
+    svc = services(request)
+    await svc.metrics.flush()
+    return await usage_metrics(svc.db, window=window, heartbeat_s=svc.heartbeat_s)
 
 
 def chart_context(m: dict[str, Any]) -> dict[str, Any]:
@@ -137,15 +132,14 @@ async def api_metrics(request: Request) -> Response:
     return JSONResponse(await figures(request, window), headers={"Cache-Control": "no-store"})
 
 
-def install_stop_signal(app: Starlette) -> None:
-    """Set `app.state.stopping` when the process is asked to stop (chained to uvicorn's handler).
+def install_stop_signal() -> asyncio.Event:
+    """An event set when the process is asked to stop (chained to uvicorn's handler).
 
     uvicorn waits for open responses before it runs the lifespan shutdown, so an endless stream
     would hold a graceful shutdown for its whole timeout; with this event the streams end at once.
     Outside the main thread (tests with TestClient) there is no signal to chain: nothing to do.
     """
     stopping = asyncio.Event()
-    app.state.stopping = stopping
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous = signal.getsignal(sig)
@@ -157,6 +151,7 @@ def install_stop_signal(app: Starlette) -> None:
 
         with contextlib.suppress(ValueError):  # not the main thread
             signal.signal(sig, handler)
+    return stopping
 
 
 def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
@@ -166,16 +161,16 @@ def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
 
 async def events(request: Request) -> Response:
     window = window_name(request.query_params.get("window"))
-    state = request.app.state
-    changes: Changes = getattr(state, "changes", None) or Changes()
-    stopping: asyncio.Event = getattr(state, "stopping", None) or asyncio.Event()
-    heartbeat_s = float(getattr(state, "sse_heartbeat_s", HEARTBEAT_S))
+    svc = services(request)
+    changes: Changes = svc.changes
+    stopping: asyncio.Event = svc.stopping
+    heartbeat_s = svc.sse_heartbeat_s
     # The gate let this request in with a live session; the stream outlives that check.
     session = getattr(request.state, "admin_session", None)
-    auth = getattr(state, "auth", None)
+    auth: AuthService = svc.auth
 
     async def session_ended() -> bool:
-        if not isinstance(session, AdminSession) or not isinstance(auth, AuthService):
+        if not isinstance(session, AdminSession):
             return True  # fail closed: a stream without a known session does not run
         return auth.store is None or not await auth.store.is_live(session.digest)
 
@@ -211,7 +206,7 @@ async def events(request: Request) -> Response:
         stream(),
         media_type="text/event-stream",
         headers={
-            "Cache-Control": "no-cache",
+            "Cache-Control": "private, no-store",
             "X-Accel-Buffering": "no",
         },
     )

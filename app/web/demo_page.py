@@ -7,12 +7,13 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.services import services
 from app.web.analysis_service import public_view
 from app.web.pages import render
 
 
 async def demo(request: Request) -> Response:
-    rows = await request.app.state.db.fetchall(
+    rows = await services(request).db.fetchall(
         "SELECT id, created_at, source, age_group, score, verdict, threshold, model_version, "
         "processing_ms, width, height, drawing_key, heatmap_key, result_json, country "
         "FROM analyses WHERE source = 'demo'"

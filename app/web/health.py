@@ -1,8 +1,9 @@
 """Liveness and readiness.
 
 /healthz answers from memory only: it proves the process and its event loop are alive.
-/readyz checks what a request needs: the database, the schema at head, the storage, and a
-loaded reference model (an analysis can be served).
+/readyz checks what a request needs (app/readiness.py): the database, the schema at head,
+the storage (cached), replication, a loaded reference model (app/web/analysis_service.py);
+it answers a status only. /readyz/detail is the admin's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from app import migrate
+from app.readiness import Cached, CheckResult
+from app.services import Services, services
 from app.web.analysis_service import MODEL_NOT_READY, analysis_ready
 
 
@@ -24,52 +26,73 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    state = request.app.state
-    checks: dict[str, Any] = {}
-    problems: list[str] = []
-
-    head = state.schema_head
-    try:
-        current = await asyncio.wait_for(
-            state.db.fetchval("SELECT version_num FROM alembic_version"), timeout=2
-        )
-        checks["database"] = "ok"
-        checks["migrations"] = {"current": current, "head": head}
-        if current != head:
-            problems.append(
-                f"database at revision {current}, code expects {head}: run crayon migrate"
-            )
-    except Exception as exc:  # any failure means not ready; the reason is reported
-        checks["database"] = f"error: {exc}"
-        problems.append("database unreachable")
-
-    storage_status = await run_in_threadpool(state.storage.status)
-    checks["storage"] = storage_status
-    if not storage_status.get("ok", False):
-        problems.append(f"storage: {storage_status.get('error', 'unreachable')}")
-
-    model_ready = analysis_ready(getattr(state, "analyses", None))
-    checks["model"] = "ok" if model_ready else "not loaded"
-    if not model_ready:
-        problems.append(MODEL_NOT_READY)
-
-    replication = getattr(state, "replication", None)
-    if replication is not None:
-        rep = await replication.status()
-        checks["replication"] = rep
-        if rep.get("ok") is False:
-            problems.append(f"replication: {rep.get('error', 'failing')}")
-
-    body = {
-        "status": "ready" if not problems else "not ready",
-        "problems": problems,
-        "checks": checks,
-        "uptime_s": round(time.monotonic() - state.started_monotonic, 1),
-    }
+    """Public: a status only (the load balancer's probe). Details: /readyz/detail (admin)."""
+    failing, _ = await services(request).readiness.run()
+    body: dict[str, Any] = (
+        {"status": "ready"}
+        if failing is None
+        else {
+            "status": "not ready",
+            "reason": failing,
+        }
+    )
     return JSONResponse(
-        body, status_code=200 if not problems else 503, headers={"Cache-Control": "no-store"}
+        body, status_code=200 if failing is None else 503, headers={"Cache-Control": "no-store"}
     )
 
 
-def schema_head() -> str:
-    return migrate.head_revision()
+async def readyz_detail(request: Request) -> JSONResponse:
+    """Admin only (declared in app/web/routes.py): every check with its details."""
+    svc = services(request)
+    failing, checks = await svc.readiness.run()
+    body = {
+        "status": "ready" if failing is None else "not ready",
+        "failing": failing,
+        "checks": checks,
+        "uptime_s": round(time.monotonic() - svc.started_monotonic, 1),
+    }
+    return JSONResponse(
+        body,
+        status_code=200 if failing is None else 503,
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+def add_standard_checks(svc: Services) -> None:
+    """Database and schema, storage (cached), replication when configured."""
+    readiness = svc.readiness
+
+    async def database() -> CheckResult:
+        current = await asyncio.wait_for(
+            svc.db.fetchval("SELECT version_num FROM alembic_version"), timeout=2
+        )
+        detail = {"current": current, "head": svc.schema_head}
+        if current != svc.schema_head:
+            detail["error"] = "schema behind the code: run crayon migrate"
+        return CheckResult(current == svc.schema_head, detail)
+
+    async def storage() -> CheckResult:
+        status = await run_in_threadpool(svc.storage.status)
+        return CheckResult(bool(status.get("ok", False)), dict(status))
+
+    readiness.add("database", database)
+    readiness.add("storage", Cached(storage, svc.settings.ready_cache_seconds))
+    replication = svc.replication
+    if replication is not None:
+
+        async def replicating() -> CheckResult:
+            status = await replication.status()
+            return CheckResult(status.get("ok") is not False, dict(status))
+
+        readiness.add("replication", replicating)
+
+
+def add_model_check(svc: Services) -> None:
+    """Not ready (503) until the reference model is loaded: an analysis cannot be served."""
+
+    async def model() -> CheckResult:
+        if analysis_ready(svc.analyses):
+            return CheckResult(True, {"loaded": True})
+        return CheckResult(False, {"loaded": False, "error": MODEL_NOT_READY})
+
+    svc.readiness.add("model", model)

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from app.services import services
 from app.storage.keys import new_id
 from app.web.pages import render
 
@@ -134,7 +135,7 @@ _SELECT: Final = (
 async def history(request: Request) -> Response:
     filters = parse_filters(request)
     where, params = filters.where()
-    db = request.app.state.db
+    db = services(request).db
     total = int(await db.fetchval(f"SELECT COUNT(*) FROM analyses{where}", params))
     pages = max(1, math.ceil(total / PAGE_SIZE))
     try:
@@ -206,7 +207,7 @@ def to_csv(rows: list[dict[str, Any]]) -> bytes:
 async def export_csv(request: Request) -> Response:
     filters = parse_filters(request)
     where, params = filters.where()
-    db = request.app.state.db
+    db = services(request).db
     name = f"analyses-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{new_id()[:8]}"
 
     async def body() -> AsyncIterator[bytes]:

@@ -11,14 +11,18 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.clientaddr import client_of
 from app.auth.secret_source import FixedValue, SecretUnavailable, ValueSource
 from app.logs import request_id_var
+from app.web.rules import rules_for
+from app.web.templating import PUBLIC_URL_KEY
 
 access_log = logging.getLogger("crayon.access")
 
@@ -109,14 +113,14 @@ class OriginSecretMiddleware:
 
     The expected value comes from `source` (Secrets Manager by id, re-read as it ages, or a
     fixed value); while it cannot be read every checked request gets 503 (fail closed).
-    /healthz stays open so load balancers and systemd health checks work without it.
+    Routes declared without `origin_check` (/healthz) stay open so load balancers and systemd
+    health checks work without it.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        open_paths: frozenset[str],
         secret: str | None = None,
         source: ValueSource | None = None,
     ) -> None:
@@ -126,10 +130,9 @@ class OriginSecretMiddleware:
                 raise ValueError("OriginSecretMiddleware needs a secret or a source")
             source = FixedValue(secret, "CRAYON_ORIGIN_SECRET")
         self.source = source
-        self.open_paths = open_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.open_paths:
+        if scope["type"] != "http" or not rules_for(scope).origin_check:
             await self.app(scope, receive, send)
             return
         given = b""
@@ -204,3 +207,65 @@ class BodySizeLimitMiddleware:
 
 class BodyTooLarge(Exception):
     pass
+
+
+class HostCheckMiddleware:
+    """Answer only the configured host names (Starlette's TrustedHostMiddleware), so a forged
+    Host header cannot steer absolute links; then, when a public URL is configured, build every
+    absolute link from it rather than from the request. Without one, templates link by path
+    only (app/web/templating.py), never from the Host header.
+
+    Routes declared `any_host` (/healthz, /readyz) answer whatever the Host: load balancers
+    probe a task by its IP address.
+    """
+
+    def __init__(self, app: ASGIApp, *, hosts: tuple[str, ...], public_url: str | None) -> None:
+        self.app = app
+        self.checked = TrustedHostMiddleware(
+            self._public, allowed_hosts=list(hosts), www_redirect=False
+        )
+        self.public = urlsplit(public_url) if public_url else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or rules_for(scope).any_host:
+            await self.app(scope, receive, send)
+            return
+        await self.checked(scope, receive, send)
+
+    async def _public(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.public is not None:
+            host = self.public.netloc.encode("latin-1")
+            scope["scheme"] = self.public.scheme
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"] + [
+                (b"host", host)
+            ]
+            port = self.public.port or (443 if self.public.scheme == "https" else 80)
+            scope["server"] = (self.public.hostname or "", port)
+            scope[PUBLIC_URL_KEY] = True
+        await self.app(scope, receive, send)
+
+
+class PrivateCacheMiddleware:
+    """`Cache-Control: private, no-store` on every response that carries a token or depends on
+    the session: a shared cache must never hand one visitor's CSRF token or admin nav to the
+    next. That is a response to a request with the admin's session, or one that sets a cookie
+    (the login form's pre-session token)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                state = scope.get("state", {})
+                personal = state.get("admin_session") is not None or state.get("csrf_token")
+                if personal or "set-cookie" in headers:
+                    headers["Cache-Control"] = "private, no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

@@ -6,9 +6,8 @@ stop signal for the live streams.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from starlette.applications import Starlette
+import asyncio
+from dataclasses import dataclass
 
 from app.db import Database
 from app.metrics import runtime as metrics_runtime
@@ -18,19 +17,21 @@ from app.web.analysis_service import AnalysisService
 from app.web.dashboard import install_stop_signal
 
 
-async def start_services(
-    app: Starlette, settings: Settings, db: Database, storage: Storage
-) -> Callable[[], Awaitable[None]]:
-    metrics = await metrics_runtime.start(app, settings, db)
+@dataclass
+class Started:
+    metrics: metrics_runtime.MetricsRuntime
+    analyses: AnalysisService
+    stopping: asyncio.Event
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        await self.analyses.stop()
+        await self.metrics.stop()
+
+
+async def start_services(settings: Settings, db: Database, storage: Storage) -> Started:
+    metrics = await metrics_runtime.start(settings, db)
     analyses = AnalysisService(settings, db, storage)
     analyses.changes = metrics.changes
     await analyses.start()
-    app.state.analyses = analyses
-    install_stop_signal(app)
-
-    async def stop() -> None:
-        app.state.stopping.set()
-        await analyses.stop()
-        await metrics.stop()
-
-    return stop
+    return Started(metrics, analyses, install_stop_signal())

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from starlette.routing import BaseRoute
 from starlette.testclient import TestClient
 
 from app import migrate
@@ -14,14 +13,18 @@ from app.analysis.training import save_model
 from app.main import create_app
 from app.settings import Settings
 from app.storage.local import LocalStorage
-from tests.pages.support import shared_model
+from tests.pages.support import TEST_HOSTS, shared_model
 
 PASSWORD = "a-local-password-123"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"data_dir": tmp_path / "data", "admin_password": PASSWORD}
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "admin_password": PASSWORD,
+        "allowed_hosts": TEST_HOSTS,
+    }
     values.update(overrides)
     settings = Settings(**values)
     migrate.upgrade(settings.database_path)
@@ -58,15 +61,6 @@ def session_csrf(client: TestClient) -> str:
     )
     assert match, "no logout form: not logged in?"
     return match.group(1)
-
-
-def route_is_public(route: BaseRoute, public: frozenset[str]) -> bool:
-    """The test's own reading of PUBLIC_PATHS (independent of app/auth/gate.py)."""
-    path = getattr(route, "path", "")
-    if path in public:
-        return True
-    stem = path.split("{")[0].rstrip("/")
-    return "{" in path and stem in public
 
 
 def concrete(path: str) -> str:

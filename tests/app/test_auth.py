@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from app.auth.sessions import LOCAL_COOKIE, token_digest
 from app.settings import Settings
-from app.web.routes import PUBLIC_PATHS
+from app.web.rules import declared_rules
 from tests.app.authsupport import (
     PASSWORD,
     client_for,
@@ -27,7 +27,6 @@ from tests.app.authsupport import (
     login_token,
     make_settings,
     post_login,
-    route_is_public,
     session_csrf,
 )
 
@@ -61,7 +60,7 @@ def test_every_protected_route_is_closed_to_an_anonymous_client(client: TestClie
     protected = [
         r
         for r in client.app.routes  # type: ignore[attr-defined]
-        if not route_is_public(r, PUBLIC_PATHS)
+        if not getattr(declared_rules(r), "public", False)
     ]
     paths = {getattr(r, "path", "") for r in protected}
     # Not vacuous: the pages seed 000 req. 12 names as protected are among them.
@@ -296,7 +295,7 @@ def test_logout_revokes_the_session_server_side(admin: TestClient, settings: Set
 
 def test_checking_a_session_is_not_activity(admin: TestClient, settings: Settings) -> None:
     # The event stream re-checks its session as it goes; that must not keep it alive.
-    store = admin.app.state.auth.store  # type: ignore[union-attr]
+    store = admin.app.state.services.auth.store  # type: ignore[union-attr]
     with _db(settings) as db:
         db.execute("UPDATE admin_sessions SET last_seen = last_seen - 120")
         digest, seen = db.execute("SELECT id, last_seen FROM admin_sessions").fetchone()
@@ -310,7 +309,7 @@ def test_checking_a_session_is_not_activity(admin: TestClient, settings: Setting
 def test_cleanup_deletes_expired_records(admin: TestClient, settings: Settings) -> None:
     with _db(settings) as db:
         db.execute("UPDATE admin_sessions SET expires_at = 0")
-    removed = admin.portal.call(admin.app.state.auth.store.cleanup)  # type: ignore[union-attr]
+    removed = admin.portal.call(admin.app.state.services.auth.store.cleanup)  # type: ignore[union-attr]
     assert removed == 1
     with _db(settings) as db:
         assert db.execute("SELECT count(*) FROM admin_sessions").fetchone()[0] == 0
@@ -495,4 +494,5 @@ def test_security_headers_on_the_login_page(client: TestClient) -> None:
     assert "unsafe-inline" not in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["x-content-type-options"] == "nosniff"
-    assert r.headers["cache-control"] == "no-store"
+    # The login form carries a pre-session CSRF token: never kept by a shared cache.
+    assert r.headers["cache-control"] == "private, no-store"

@@ -120,7 +120,7 @@ def test_secrets_manager_down_then_back(
     )
     settings = _production(tmp_path, bucket)
     with _client(settings) as c:
-        auth = c.app.state.auth  # type: ignore[attr-defined]
+        auth = c.app.state.services.auth  # type: ignore[attr-defined]
         moto.stop()
         try:
             # Within its TTL the hash read at start is still used.
@@ -146,7 +146,7 @@ def test_a_rotated_password_is_picked_up(prod: TestClient) -> None:
     boto3.client("secretsmanager", endpoint_url=env_url, region_name="us-east-1").put_secret_value(
         SecretId=SECRET_ID, SecretString=json.dumps({"password_hash": hash_password(new)})
     )
-    prod.app.state.auth.hash_source._fetched_at -= 60  # type: ignore[attr-defined]
+    prod.app.state.services.auth.hash_source._fetched_at -= 60  # type: ignore[attr-defined]
     assert post_login(prod, new).status_code == 303
 
 
@@ -181,7 +181,7 @@ def test_the_session_key_secret_wins_over_an_injected_environment_copy(
     )
     with caplog.at_level("WARNING"), _client(settings) as c:
         assert post_login(c, PASSWORD).status_code == 303
-        status = c.app.state.auth.status()  # type: ignore[attr-defined]
+        status = c.app.state.services.auth.status()  # type: ignore[attr-defined]
     assert status["session_key"]["source"] == "the Secrets Manager secret 'crayon/session'"
     assert any(getattr(r, "variable", None) == "CRAYON_SESSION_KEY" for r in caplog.records)
 
@@ -217,3 +217,38 @@ def test_origin_secret_fetched_by_id(tmp_path: Path, bucket: dict[str, str]) -> 
         r = c.get("/", headers={"X-Origin-Verify": "anything at all here"})
         assert r.status_code == 503 and "Retry-After" in r.headers
         assert c.get("/healthz").status_code == 200
+
+
+def test_production_without_a_public_url_or_hosts_answers_any_host_and_warns(
+    tmp_path: Path, bucket: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The deploy roles set neither variable yet: production must still start.
+    _secrets(bucket).create_secret(
+        Name=SECRET_ID, SecretString=json.dumps({"password_hash": hash_password(PASSWORD)})
+    )
+    settings = _production(tmp_path, bucket, allowed_hosts=None)
+    assert settings.host_unpinned and settings.hosts == ("*",)
+    caplog.set_level("WARNING", logger="crayon.app")
+    with _client(settings) as c:
+        page = c.get("/", headers={"Host": "evil.example"})
+        assert page.status_code == 200
+        # Links are paths: nothing on the page comes from the forged Host header.
+        assert "evil.example" not in page.text
+        assert 'href="/demo"' in page.text
+    warnings = [r.getMessage() for r in caplog.records if r.name == "crayon.app"]
+    unpinned = [m for m in warnings if "any Host header is accepted" in m]
+    assert len(unpinned) == 1, warnings
+    assert "CRAYON_PUBLIC_URL" in unpinned[0] and "CRAYON_ALLOWED_HOSTS" in unpinned[0]
+
+
+def test_production_with_allowed_hosts_refuses_a_foreign_host(
+    tmp_path: Path, bucket: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    _secrets(bucket).create_secret(
+        Name=SECRET_ID, SecretString=json.dumps({"password_hash": hash_password(PASSWORD)})
+    )
+    caplog.set_level("WARNING", logger="crayon.app")
+    with _client(_production(tmp_path, bucket)) as c:  # allowed_hosts: the test hosts
+        assert c.get("/", headers={"Host": "evil.example"}).status_code == 400
+        assert c.get("/").status_code == 200
+    assert not [r for r in caplog.records if "any Host header" in r.getMessage()]

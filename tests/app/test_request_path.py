@@ -14,10 +14,16 @@ from app import migrate
 from app.logs import JsonFormatter
 from app.main import create_app
 from app.settings import Settings
+from tests.pages.support import TEST_HOSTS
 
 
 def _client(tmp_path: Path, **overrides: object) -> TestClient:
-    settings = Settings(data_dir=tmp_path / "data", admin_password="a-local-password", **overrides)  # type: ignore[arg-type]
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        admin_password="a-local-password",
+        allowed_hosts=TEST_HOSTS,
+        **overrides,
+    )  # type: ignore[arg-type]
     migrate.upgrade(settings.database_path)
     return TestClient(create_app(settings))
 
@@ -111,11 +117,14 @@ def test_oversized_body_is_refused_before_reading(client: TestClient) -> None:
 
 
 def test_readyz_reports_a_database_behind_the_code(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", admin_password="a-local-password")
+    settings = Settings(
+        data_dir=tmp_path / "data", admin_password="a-local-password", allowed_hosts=TEST_HOSTS
+    )
     migrate.upgrade(settings.database_path)
     with TestClient(create_app(settings)) as c:
         assert c.get("/readyz").json()["status"] == "ready"
         migrate.downgrade(settings.database_path, "base")
         response = c.get("/readyz")
         assert response.status_code == 503
-        assert response.json()["problems"]
+        # Public: a status and the failing check's name, nothing more (no revisions, paths).
+        assert response.json() == {"status": "not ready", "reason": "database"}

@@ -96,10 +96,31 @@ def test_production_settings_that_are_complete_pass(tmp_path: Path) -> None:
             "CRAYON_S3_BUCKET": "crayon-data-prod",
             "CRAYON_ADMIN_SECRET_ID": "crayon/admin",
             "CRAYON_DATA_DIR": str(tmp_path),
+            "CRAYON_PUBLIC_URL": "https://crayon.example.org",
         },
         env_file=None,
     )
+    assert s.hosts == ("crayon.example.org",)
     assert s.is_production and s.cookie_secure and s.storage_backend == "s3"
+    assert not s.host_unpinned
+
+
+def test_production_without_a_public_url_or_hosts_starts_and_accepts_any_host(
+    tmp_path: Path,
+) -> None:
+    # The deploy roles set neither yet; the start warns (tests/app/test_auth_secrets.py).
+    s = Settings.from_env(
+        {
+            "CRAYON_ENV": "production",
+            "CRAYON_S3_BUCKET": "crayon-data-prod",
+            "CRAYON_ADMIN_SECRET_ID": "crayon/admin",
+            "CRAYON_DATA_DIR": str(tmp_path),
+        },
+        env_file=None,
+    )
+    assert s.host_unpinned and s.hosts == ("*",)
+    local = Settings.from_env({}, env_file=None)
+    assert not local.host_unpinned and "*" not in local.hosts
 
 
 def _crayon(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -26,6 +26,8 @@ from app.storage.local import LocalStorage
 BIN = Path(sys.executable).parent
 _MODEL: ReferenceModel | None = None
 ADMIN_PASSWORD = "a-local-password-123"
+# TestClient's Host is "testserver": the tests' apps allow it beside the local defaults.
+TEST_HOSTS = ("testserver", "127.0.0.1", "localhost")
 
 
 def shared_model() -> ReferenceModel:
@@ -38,7 +40,7 @@ def shared_model() -> ReferenceModel:
 
 def prepare_data_dir(data_dir: Path) -> Settings:
     """A migrated database and a storage folder holding the shared model."""
-    settings = Settings(data_dir=data_dir, admin_password=ADMIN_PASSWORD)
+    settings = Settings(data_dir=data_dir, admin_password=ADMIN_PASSWORD, allowed_hosts=TEST_HOSTS)
     migrate.upgrade(settings.database_path)
     save_model(LocalStorage(settings.local_storage_dir), shared_model())
     return settings

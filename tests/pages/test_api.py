@@ -179,7 +179,7 @@ def test_oversized_body_is_refused_from_content_length_before_it_is_sent(server:
     """A real server answers 413 to the headers alone: the client never sends the body."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(
-            b"POST /api/analyses HTTP/1.1\r\nHost: x\r\n"
+            b"POST /api/analyses HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: multipart/form-data; boundary=zz\r\n"
             b"Content-Length: 52428800\r\n\r\n"
         )
@@ -198,7 +198,7 @@ def test_oversized_body_is_refused_from_content_length_before_it_is_sent(server:
 def test_oversized_body_without_content_length_is_cut_while_streaming(server: Server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
-            b"POST /api/analyses HTTP/1.1\r\nHost: x\r\n"
+            b"POST /api/analyses HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: multipart/form-data; boundary=zz\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )

@@ -178,7 +178,7 @@ def test_config_shows_what_the_instance_runs_with(admin: TestClient) -> None:
     assert 'id="cfg-storage">local' in text
     assert "not configured" in text
     assert 'name="threshold"' in text and 'value="0.50"' in text
-    client.app.state.replication = _Replication()  # type: ignore[attr-defined]
+    client.app.state.services.replication = _Replication()  # type: ignore[attr-defined]
     text = client.get("/config").text
     assert "sync failed: access denied" in text and "12" in text
 

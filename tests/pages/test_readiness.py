@@ -19,11 +19,12 @@ from app.settings import Settings
 from app.storage.local import LocalStorage
 from app.web import analysis_service
 from app.web.analysis_service import MODEL_NOT_READY
-from tests.pages.support import ADMIN_PASSWORD, drawing_png
+from tests.pages.support import ADMIN_PASSWORD, TEST_HOSTS, drawing_png, login
 
 
 def fresh_settings(tmp_path: Path, **extra: object) -> Settings:
     """A migrated database and an empty storage: no model stored yet."""
+    extra.setdefault("allowed_hosts", TEST_HOSTS)
     settings = Settings(data_dir=tmp_path / "data", admin_password=ADMIN_PASSWORD, **extra)  # type: ignore[arg-type]
     migrate.upgrade(settings.database_path)
     return settings
@@ -73,7 +74,11 @@ def test_readyz_is_503_until_the_model_is_loaded(
     with TestClient(create_app(fresh_settings(tmp_path))) as client:
         not_ready = client.get("/readyz")
         assert not_ready.status_code == 503
-        assert MODEL_NOT_READY in not_ready.json()["problems"]
+        assert not_ready.json() == {"status": "not ready", "reason": "model"}
+        login(client)
+        detail = client.get("/readyz/detail")
+        assert detail.status_code == 503
+        assert detail.json()["checks"]["model"]["error"] == MODEL_NOT_READY
         status, body = upload(client)
         assert status == 503 and "still being prepared" in str(body)
         gate.set()
@@ -87,6 +92,6 @@ def test_readyz_is_503_until_the_model_is_loaded(
 def test_the_service_runs_as_many_analyses_as_the_budget_allows(tmp_path: Path) -> None:
     budget = BASELINE_MB + 3 * ANALYSIS_PEAK_MB + ANALYSIS_PEAK_MB // 2
     with TestClient(create_app(fresh_settings(tmp_path, memory_budget_mb=budget))) as client:
-        analyses = client.app.state.analyses  # type: ignore[attr-defined]
+        analyses = client.app.state.services.analyses  # type: ignore[attr-defined]
         assert analyses.slots == 3
         assert analyses._slots._value == 3  # the semaphore every upload passes

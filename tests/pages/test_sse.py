@@ -79,7 +79,8 @@ def _stream_and_upload(live: Server, http: httpx.Client) -> None:
     with http.stream("GET", "/api/events?window=24h") as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        assert response.headers["cache-control"] == "no-cache"
+        # The admin's stream: private, never stored (app/web/middleware.py PrivateCache).
+        assert response.headers["cache-control"] == "private, no-store"
         assert response.headers["x-accel-buffering"] == "no"
         events = Events(response)
         assert events.wait_for(lambda: any(n == "metrics" for n, _ in events.events))

@@ -25,7 +25,7 @@ import httpx
 from app import migrate
 from app.analysis.training import save_model
 from app.storage.local import LocalStorage
-from tests.pages.support import drawing_png, shared_model
+from tests.pages.support import drawing_png, login, shared_model
 from tests.support.moto_server import MotoServer, free_port, require_loopback
 
 BIN = Path(sys.executable).parent
@@ -90,6 +90,7 @@ class ReplicatedApp:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+    _admin: httpx.Client | None = None
 
     @property
     def base(self) -> str:
@@ -191,8 +192,14 @@ class ReplicatedApp:
         )
 
     def replication(self) -> dict[str, Any]:
-        body = self.client.get(self.base + "/readyz").json()
-        rep: dict[str, Any] = body["checks"]["replication"]
+        """The replication check's details (admin-only: /readyz/detail), logged in as needed."""
+        if self._admin is None:
+            self._admin = httpx.Client(base_url=self.base, timeout=10)
+        answer = self._admin.get("/readyz/detail", follow_redirects=False)
+        if answer.status_code in (302, 401):
+            login(self._admin, ADMIN_PASSWORD)
+            answer = self._admin.get("/readyz/detail", follow_redirects=False)
+        rep: dict[str, Any] = answer.json()["checks"]["replication"]
         return rep
 
     def crayon(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

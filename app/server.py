@@ -1,0 +1,130 @@
+"""The HTTP server's limits, set on purpose: uvicorn with a request-head deadline.
+
+uvicorn has no header timeout: an h11 connection is only timed while idle *between* requests
+(`timeout_keep_alive`), so a client that opens a connection and sends half a request head
+holds a descriptor forever (slow-loris). `guarded_h11` adds one timer per connection, armed
+whenever the connection waits for a request head (on open, after each response) and
+disarmed when a complete head has arrived; when it fires the connection is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import time
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app.settings import Settings
+
+log = logging.getLogger("crayon.server")
+
+
+def guarded_h11(header_timeout: float) -> type[H11Protocol]:
+    """An H11Protocol that closes a connection whose request head is not in within
+    `header_timeout` seconds."""
+
+    class HeaderDeadlineH11Protocol(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+        _waiting_for: object = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._waiting_for = self.cycle  # a new cycle object means a head has arrived
+            self._head_timer = self.loop.call_later(header_timeout, self._head_deadline)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _check_head(self) -> None:
+            if self._head_timer is not None and self.cycle is not self._waiting_for:
+                self._disarm()
+
+        def _head_deadline(self) -> None:
+            self._head_timer = None
+            if self.cycle is self._waiting_for and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._check_head()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+                self._check_head()  # a pipelined head may already have been handled
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderDeadlineH11Protocol
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn.run() keyword arguments for the limits in the settings."""
+    return {
+        "http": guarded_h11(settings.header_timeout_seconds),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "limit_concurrency": settings.limit_concurrency,
+        "backlog": settings.backlog,
+    }
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (the default soft 1024 is what a few
+    hundred slow clients exhaust). Returns (soft, hard) as they are afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-files limit", extra={"error": str(exc)})
+    return soft, hard
+
+
+class RateLimitFilter(logging.Filter):
+    """Lets one record per (logger, message template) through every `interval` seconds and
+    counts the rest, so an error loop (accept() failing with EMFILE) cannot flood the log; the
+    next record that passes says how many were suppressed."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._last: dict[tuple[str, str], float] = {}
+        self._suppressed: dict[tuple[str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        self._last[key] = now
+        suppressed = self._suppressed.pop(key, 0)
+        if suppressed:
+            record.suppressed = suppressed
+        if len(self._last) > 1000:  # bounded: forget the oldest keys
+            for old in sorted(self._last, key=self._last.__getitem__)[:500]:
+                self._last.pop(old, None)
+        return True
+
+
+def limit_server_error_logs(interval: float = 10.0) -> RateLimitFilter:
+    """Install the rate limit on the loggers an accept() error loop writes to."""
+    limiter = RateLimitFilter(interval)
+    for name in ("uvicorn.error", "asyncio"):
+        logging.getLogger(name).addFilter(limiter)
+    return limiter

@@ -1,0 +1,114 @@
+"""The server's limits against a real `crayon serve` on 127.0.0.1: half-sent request heads are
+closed within the header timeout, and the app answers while hundreds of them are open."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.server import RateLimitFilter
+from tests.pages.support import Server
+
+HALF_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(
+        tmp_path_factory.mktemp("limits") / "data",
+        {"CRAYON_HEADER_TIMEOUT_SECONDS": "2", "CRAYON_KEEP_ALIVE_SECONDS": "30"},
+    ).start()
+    yield srv
+    srv.stop()
+
+
+def _half_open(port: int) -> socket.socket:
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(HALF_HEAD)
+    return s
+
+
+def test_a_half_sent_head_is_closed_within_the_header_timeout(server: Server) -> None:
+    s = _half_open(server.port)
+    started = time.monotonic()
+    s.settimeout(10)
+    try:
+        data = s.recv(1024)  # b"" when the server closes; blocks until then
+    except ConnectionResetError:
+        data = b""
+    waited = time.monotonic() - started
+    s.close()
+    assert data == b"", data
+    assert 1.5 <= waited <= 6.0, waited
+
+
+def test_a_slow_head_after_a_keep_alive_response_is_closed_too(server: Server) -> None:
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    first = b""
+    while b'{"status":"ok"}' not in first:  # headers and body may come in separate reads
+        chunk = s.recv(4096)
+        assert chunk, first
+        first += chunk
+    assert first.startswith(b"HTTP/1.1 200"), first
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 1")  # keep-alive is 30 s; the head deadline 2 s
+    started = time.monotonic()
+    try:
+        data = s.recv(1024)
+    except ConnectionResetError:
+        data = b""
+    s.close()
+    assert data == b"" and time.monotonic() - started <= 6.0
+
+
+def test_healthz_answers_while_300_slow_clients_hold_connections(server: Server) -> None:
+    socks = [_half_open(server.port) for _ in range(300)]
+    try:
+        started = time.monotonic()
+        with urllib.request.urlopen(server.url + "/healthz", timeout=5) as r:
+            assert r.status == 200
+        assert time.monotonic() - started < 5
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_serve_raises_its_open_files_limit(server: Server) -> None:
+    assert server.process is not None
+    limits = Path(f"/proc/{server.process.pid}/limits").read_text()
+    line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
+    soft, hard = line.split()[3:5]
+    assert soft == hard == str(resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+
+
+def test_a_flood_of_one_error_is_logged_once_per_interval_with_a_count() -> None:
+    limiter = RateLimitFilter(interval=60)
+    logger = logging.getLogger("test.flood")
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logger.addHandler(handler)
+    logger.addFilter(limiter)
+    logger.propagate = False
+    try:
+        for _ in range(10_000):
+            logger.error("socket.accept() out of system resource")
+        logger.error("another problem")
+        assert len(records) == 2
+        limiter._last.clear()  # the interval has passed
+        logger.error("socket.accept() out of system resource")
+        assert len(records) == 3 and getattr(records[-1], "suppressed", 0) == 9_999
+    finally:
+        logger.removeHandler(handler)
+        logger.removeFilter(limiter)
