@@ -102,6 +102,7 @@ def test_through_trusted_proxies_only_assigned_country_codes_count(tmp_path: Pat
         admin_password=base.admin_password,
         trusted_proxy_hops=1,
         forwarded_allow_ips="*",
+        allowed_hosts=base.allowed_hosts,
     )
     with TestClient(create_app(settings)) as c:
         for country in ["DE", "de", "XX", "ZZ", "EU", "Germany", "AA", "", "<b>"]:
