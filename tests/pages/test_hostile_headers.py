@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.pages.support import TEST_HOSTS, Server, login
+from tests.pages.support import Server, login
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -102,7 +102,7 @@ def test_through_trusted_proxies_only_assigned_country_codes_count(tmp_path: Pat
         admin_password=base.admin_password,
         trusted_proxy_hops=1,
         forwarded_allow_ips="*",
-        allowed_hosts=TEST_HOSTS,
+        allowed_hosts=base.allowed_hosts,
     )
     with TestClient(create_app(settings)) as c:
         for country in ["DE", "de", "XX", "ZZ", "EU", "Germany", "AA", "", "<b>"]:
