@@ -272,7 +272,7 @@ def test_deploy_role_trusts_github_oidc_and_passes_only_two_roles(aws: Aws) -> N
     assert cond["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
     assert (
         cond["token.actions.githubusercontent.com:sub"]
-        == "repo:example-org/crayon:ref:refs/heads/main"
+        == "repo:example-org/crayon:environment:emulated"
     )
     (doc,) = _policies(aws, f"{NAME}-github-deploy")
     passrole = [s for s in doc["Statement"] if "iam:PassRole" in _as_list(s["Action"])]
