@@ -139,7 +139,10 @@ def test_image_runs_healthy_as_uid_1000_and_replicates(
             time.sleep(1)
         logs = podman("logs", name, check=False).stdout
         assert ready is not None and ready.status_code == 200, logs[-3000:]
-        assert ready.json()["checks"]["replication"]["ok"] is True
+        # Public /readyz is a status only; 200 means every named check passed, replication
+        # among them (details are behind login at /readyz/detail). The .ltx objects below
+        # show the replica itself.
+        assert ready.json() == {"status": "ready"}, ready.text
         # The budget is read from the container's cgroup (--memory 512m), the model is shipped.
         assert "analyses at once: 4 (memory budget 512 MB)" in logs, logs[-3000:]
         assert "installed the shipped reference model" in logs, logs[-3000:]
