@@ -18,6 +18,7 @@ import pytest
 
 from tests.examples.backend_server import BACKEND, read_sse
 from tests.support.moto_server import free_port
+from tests.support.podman import podman
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -32,26 +33,6 @@ def test_backend_dockerfile_is_hadolint_clean() -> None:
         [hadolint, str(BACKEND / "Dockerfile")], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def podman_env() -> dict[str, str]:
-    conf = subprocess.run(
-        ["bash", "-c", "source scripts/podman-env.sh && echo $CONTAINERS_CONF"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return {**os.environ, "CONTAINERS_CONF": conf}
-
-
-def podman(
-    *args: str, check: bool = True, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["podman", *args], env=podman_env(), capture_output=True, text=True, check=check,
-        timeout=timeout,
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import pytest
 
 from tests.replication.harness import BUCKET, bucket_keys, make_bucket
 from tests.support.moto_server import MotoServer, free_port, require_loopback
+from tests.support.podman import podman
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -32,30 +33,6 @@ def test_dockerfile_is_hadolint_clean() -> None:
         [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def podman_env() -> dict[str, str]:
-    conf = subprocess.run(
-        ["bash", "-c", "source scripts/podman-env.sh && echo $CONTAINERS_CONF"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return {**os.environ, "CONTAINERS_CONF": conf}
-
-
-def podman(
-    *args: str, check: bool = True, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["podman", *args],
-        env=podman_env(),
-        capture_output=True,
-        text=True,
-        check=check,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="module")
