@@ -1,7 +1,8 @@
 """The ASGI application, composed explicitly: settings -> database -> storage -> routes.
 
 Request path: uvicorn -> ClientAddressMiddleware (the client, trusted proxy hops only) ->
-RequestIdMiddleware (id + JSON access log) -> RouteRules (the matched route's declared rules)
+RequestIdMiddleware (id + JSON access log) -> RequestLimit (requests in flight, event
+streams apart; app/web/limits.py) -> RouteRules (the matched route's declared rules)
 -> Metrics -> SecurityHeaders -> HostCheck -> PrivateCache -> OriginSecret (when set) ->
 BodySizeLimit -> AuthGate (app/auth/gate.py) -> DurableAck -> Router (app/web/routes.py) ->
 endpoint. The running parts live on one `Services` object (app/services.py),
@@ -33,6 +34,7 @@ from app.settings import Settings
 from app.storage.factory import build_storage
 from app.storage.spool import SpoolingStorage
 from app.web import errors, health
+from app.web.limits import RequestLimitMiddleware
 from app.web.middleware import (
     BodySizeLimitMiddleware,
     HostCheckMiddleware,
@@ -125,6 +127,12 @@ def create_app(settings: Settings) -> Starlette:
         # Outermost: the limiter, the metrics and the access log all read its decision.
         Middleware(ClientAddressMiddleware, policy=ProxyPolicy.from_settings(settings)),
         Middleware(RequestIdMiddleware),
+        # Requests in flight and event streams bounded apart; /healthz never refused.
+        Middleware(
+            RequestLimitMiddleware,
+            max_requests=settings.limit_concurrency,
+            max_streams=settings.max_event_streams,
+        ),
         # The matched route's rules (app/web/routes.py), for every middleware below.
         Middleware(RouteRulesMiddleware),
         Middleware(MetricsMiddleware),

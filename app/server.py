@@ -1,10 +1,18 @@
-"""The HTTP server's limits, set on purpose: uvicorn with a request-head deadline.
+"""The HTTP server's limits, set on purpose: uvicorn with a request-head deadline and a cap on
+open connections that sheds idle sockets first.
 
 uvicorn has no header timeout: an h11 connection is only timed while idle *between* requests
 (`timeout_keep_alive`), so a client that opens a connection and sends half a request head
 holds a descriptor forever (slow-loris). `guarded_h11` adds one timer per connection, armed
 whenever the connection waits for a request head (on open, after each response) and
 disarmed when a complete head has arrived; when it fires the connection is closed.
+
+uvicorn's `limit_concurrency` is deliberately not used: it counts open connections, so idle
+sockets (half-sent heads, open event streams) push it over and then every request gets 503,
+`/healthz` included. The app bounds requests in flight instead (app/web/limits.py), and
+`guarded_h11` bounds connections: at `max_connections` a new connection displaces the one
+that has waited longest for its request head (a slow-loris socket or an idle keep-alive),
+so a probe's fresh connection is served while the idle ones pay.
 """
 
 from __future__ import annotations
@@ -22,9 +30,13 @@ from app.settings import Settings
 log = logging.getLogger("crayon.server")
 
 
-def guarded_h11(header_timeout: float) -> type[H11Protocol]:
+def guarded_h11(header_timeout: float, max_connections: int = 4096) -> type[H11Protocol]:
     """An H11Protocol that closes a connection whose request head is not in within
-    `header_timeout` seconds."""
+    `header_timeout` seconds, and holds at most `max_connections` connections (the one
+    waiting longest for its head makes room for a new one)."""
+
+    # Connections waiting for a request head, oldest first (a dict keeps insertion order).
+    waiting: dict[H11Protocol, None] = {}
 
     class HeaderDeadlineH11Protocol(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
@@ -34,8 +46,10 @@ def guarded_h11(header_timeout: float) -> type[H11Protocol]:
             self._disarm()
             self._waiting_for = self.cycle  # a new cycle object means a head has arrived
             self._head_timer = self.loop.call_later(header_timeout, self._head_deadline)
+            waiting[self] = None
 
         def _disarm(self) -> None:
+            waiting.pop(self, None)
             if self._head_timer is not None:
                 self._head_timer.cancel()
                 self._head_timer = None
@@ -46,11 +60,27 @@ def guarded_h11(header_timeout: float) -> type[H11Protocol]:
 
         def _head_deadline(self) -> None:
             self._head_timer = None
+            waiting.pop(self, None)
             if self.cycle is self._waiting_for and not self.transport.is_closing():
                 self.transport.close()
 
+        def _make_room(self) -> bool:
+            """At the cap: close the connection that has waited longest for its head.
+            False when every other connection is busy with a request (then this one goes)."""
+            if len(self.connections) <= max_connections:
+                return True
+            for victim in waiting:
+                if victim is not self:
+                    victim._disarm()  # type: ignore[attr-defined]
+                    victim.transport.close()
+                    return True
+            return False
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            if not self._make_room():
+                self.transport.close()
+                return
             self._arm()
 
         def data_received(self, data: bytes) -> None:
@@ -73,10 +103,12 @@ def guarded_h11(header_timeout: float) -> type[H11Protocol]:
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn.run() keyword arguments for the limits in the settings."""
     return {
-        "http": guarded_h11(settings.header_timeout_seconds),
+        "http": guarded_h11(settings.header_timeout_seconds, settings.max_connections),
         "timeout_keep_alive": settings.keep_alive_seconds,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
-        "limit_concurrency": settings.limit_concurrency,
+        # Not uvicorn's limit_concurrency (it counts idle sockets and refuses /healthz): the
+        # app bounds requests in flight (settings.limit_concurrency, app/web/limits.py).
+        "limit_concurrency": None,
         "backlog": settings.backlog,
     }
 

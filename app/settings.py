@@ -260,7 +260,12 @@ class Settings:
     )
     keep_alive_seconds: int = _setting("CRAYON_KEEP_ALIVE_SECONDS", _ints(1, 300), 5)
     max_header_bytes: int = _setting("CRAYON_MAX_HEADER_BYTES", _ints(4096, 1048576), 16384)
+    # Requests the app works on at once (app/web/limits.py; /healthz and the event streams are
+    # not counted); more get 503. Idle sockets are bounded by max_connections instead.
     limit_concurrency: int = _setting("CRAYON_LIMIT_CONCURRENCY", _ints(10, 100000), 400)
+    max_event_streams: int = _setting("CRAYON_MAX_EVENT_STREAMS", _ints(1, 10000), 200)
+    # Open connections; at the cap a new one displaces the longest-waiting unfinished head.
+    max_connections: int = _setting("CRAYON_MAX_CONNECTIONS", _ints(64, 1000000), 4096)
     backlog: int = _setting("CRAYON_BACKLOG", _ints(16, 65535), 1024)
     # Host names the app answers to (Host header); absolute links use public_url when set.
     # None: local runs allow LOCAL_HOSTS; production allows the host of public_url, or any

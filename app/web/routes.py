@@ -15,8 +15,13 @@ from app.web import analyses, config_page, dashboard, demo_page, health, history
 from app.web.rules import ADMIN, PROBE, PUBLIC, RouteRules, with_rules
 from app.web.templating import STATIC_DIR
 
-# /healthz: systemd and the load balancers call it without the origin secret.
-PROBE_NO_ORIGIN = RouteRules(public=True, session=False, origin_check=False, any_host=True)
+# /healthz: systemd and the load balancers call it without the origin secret, and it is never
+# refused for load (a busy task is alive; app/web/limits.py).
+PROBE_NO_ORIGIN = RouteRules(
+    public=True, session=False, origin_check=False, any_host=True, bound="none"
+)
+# The dashboard's event stream: admin-only, long-lived, counted by its own cap.
+ADMIN_STREAM = RouteRules(public=False, bound="stream")
 
 # The routes app/auth/routes.py defines, by name (a new one there fails here until declared).
 _AUTH_RULES = {"login": PUBLIC, "login_submit": PUBLIC, "logout": ADMIN}
@@ -50,7 +55,7 @@ def build_routes() -> list[BaseRoute]:
         with_rules(Route("/docs", pages.docs, name="docs"), PUBLIC),
         with_rules(Route("/dashboard", dashboard.dashboard, name="dashboard"), ADMIN),
         with_rules(Route("/api/metrics", dashboard.api_metrics, name="api_metrics"), ADMIN),
-        with_rules(Route("/api/events", dashboard.events, name="api_events"), ADMIN),
+        with_rules(Route("/api/events", dashboard.events, name="api_events"), ADMIN_STREAM),
         with_rules(Route("/history", history.history, name="history"), ADMIN),
         with_rules(Route("/history/export.csv", history.export_csv, name="history_export"), ADMIN),
         with_rules(

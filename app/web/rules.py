@@ -9,6 +9,7 @@ gets `UNMATCHED` and falls through to the router's 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,6 +29,10 @@ class RouteRules:
     origin_check: bool = True
     # Answered whatever the Host header says (load balancers probe by the task's IP).
     any_host: bool = False
+    # Which bound it counts against (app/web/limits.py): "request" (requests in flight),
+    # "stream" (long-lived event streams: a cap of their own, so they cannot starve requests)
+    # or "none" (the liveness probe: answered from memory, never refused for load).
+    bound: Literal["request", "stream", "none"] = "request"
 
 
 PUBLIC = RouteRules(public=True)
