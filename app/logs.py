@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
 import sys
 import time
 from contextvars import ContextVar
+from queue import SimpleQueue
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -34,11 +37,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+_listener: logging.handlers.QueueListener | None = None
+
+
+def _stop_listener() -> None:
+    global _listener
+    if _listener is not None:
+        _listener.stop()  # writes out what is queued
+        _listener = None
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    """JSON lines on stdout, written by a thread of their own: the event loop formats a record
+    and queues it, and never waits on the write. A write releases the GIL, and getting it back
+    while an analysis thread holds it costs up to the switch interval, so under load each log
+    line written from the loop delayed every request (and /healthz) behind it."""
+    global _listener
+    _stop_listener()
+    queue: SimpleQueue[logging.LogRecord] = SimpleQueue()
+    # Formatted here, in the caller (the request id is a context variable of the request);
+    # only the write moves to the listener thread.
+    to_queue = logging.handlers.QueueHandler(queue)
+    to_queue.setFormatter(JsonFormatter())
+    writer = logging.StreamHandler(sys.stdout)
+    writer.setFormatter(logging.Formatter("%(message)s"))
+    _listener = logging.handlers.QueueListener(queue, writer)
+    _listener.start()
+    atexit.unregister(_stop_listener)  # once, however often logging is configured
+    atexit.register(_stop_listener)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [to_queue]
     root.setLevel(level)
     # uvicorn's own access log would duplicate ours, in another format.
     logging.getLogger("uvicorn.access").disabled = True

@@ -146,6 +146,16 @@ def _status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process (all its threads), from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     return sum(_status_kib(p, "VmRSS") for p in _descendants(pid)) * 1024
 
@@ -394,6 +404,7 @@ async def attack(url: str, port: int, pid: int, args: argparse.Namespace) -> dic
     latencies: list[float] = []
     opened = asyncio.Event()
     stop = time.monotonic() + seconds
+    cpu_before = cpu_seconds(pid)
     addresses = forged_addresses()
     tasks = [
         asyncio.create_task(slow_connections(port, slow, stop, tallies["slow"], opened)),
@@ -410,6 +421,7 @@ async def attack(url: str, port: int, pid: int, args: argparse.Namespace) -> dic
     ]
     upload = asyncio.create_task(ordinary_upload(url, seconds / 3))
     await asyncio.gather(*tasks, return_exceptions=True)
+    cpu_used = cpu_seconds(pid) - cpu_before
     outcome = await upload
     stop_sampling.set()
     await sampler
@@ -420,6 +432,7 @@ async def attack(url: str, port: int, pid: int, args: argparse.Namespace) -> dic
         "tallies": tallies,
         "upload": outcome,
         "upload_bytes": len(body),
+        "cpu": cpu_used,
     }
 
 
@@ -444,6 +457,11 @@ def report(baseline: int, result: dict, args: argparse.Namespace) -> None:
         f"{peak / MIB:.0f} MiB = {peak / max(baseline, 1):.2f}x idle; kernel VmHWM "
         f"{result['hwm'] / MIB:.0f} MiB   [target: peak < {TARGET_RSS_MIB} MiB: "
         f"{'met' if peak < TARGET_RSS_MIB * MIB else 'NOT met'}]"
+    )
+    print(
+        f"  cpu      the server used {result['cpu']:.1f} s of CPU in {args.seconds:.0f} s "
+        f"({result['cpu'] / args.seconds:.2f} cores); machine load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(
         f"  /healthz {len(lat)} probes: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "

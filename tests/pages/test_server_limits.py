@@ -1,5 +1,7 @@
 """The server's limits against a real `crayon serve` on 127.0.0.1: half-sent request heads are
-closed within the header timeout, and the app answers while hundreds of them are open."""
+closed within the header timeout, the app answers while hundreds of them are open, idle
+sockets never push requests or /healthz into 503 (uvicorn's limit_concurrency counted them),
+and at the connection cap the longest-waiting head makes room for a new connection."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import logging
 import resource
 import socket
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +30,40 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Small bounds, so a test can pass them with a few dozen sockets; a long header timeout,
+    so what closes a socket early is the connection cap, not the deadline."""
+    srv = Server(
+        tmp_path_factory.mktemp("tight") / "data",
+        {
+            "CRAYON_LIMIT_CONCURRENCY": "10",
+            "CRAYON_MAX_CONNECTIONS": "64",
+            "CRAYON_HEADER_TIMEOUT_SECONDS": "60",
+        },
+    ).start()
+    yield srv
+    srv.stop()
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _closed_by_server(s: socket.socket) -> bool:
+    s.settimeout(0.5)
+    try:
+        return s.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
 
 
 def _half_open(port: int) -> socket.socket:
@@ -75,6 +112,37 @@ def test_healthz_answers_while_300_slow_clients_hold_connections(server: Server)
         with urllib.request.urlopen(server.url + "/healthz", timeout=5) as r:
             assert r.status == 200
         assert time.monotonic() - started < 5
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_idle_sockets_beyond_the_request_limit_get_neither_requests_nor_probes_refused(
+    tight: Server,
+) -> None:
+    # 40 half-sent heads: four times CRAYON_LIMIT_CONCURRENCY, under the connection cap. With
+    # uvicorn's limit_concurrency (open connections) every request here was a 503.
+    socks = [_half_open(tight.port) for _ in range(40)]
+    try:
+        assert _get(tight.url + "/healthz") == 200
+        assert _get(tight.url + "/") == 200
+        assert _get(tight.url + "/login") == 200
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_at_the_connection_cap_the_oldest_waiting_head_makes_room(tight: Server) -> None:
+    socks = [_half_open(tight.port) for _ in range(80)]  # cap 64 (the probe's adds one more)
+    try:
+        time.sleep(0.5)
+        assert _get(tight.url + "/healthz") == 200
+        closed = [_closed_by_server(s) for s in socks]
+        # The first to arrive were closed to make room (long before the 60 s deadline), the
+        # newest are still open: it is the waiting ones that pay, oldest first.
+        assert all(closed[:10]), closed
+        assert not any(closed[-20:]), closed
+        assert 10 <= sum(closed) <= 30, sum(closed)
     finally:
         for s in socks:
             s.close()
