@@ -65,6 +65,8 @@ BAD = {
     "CRAYON_KEEP_ALIVE_SECONDS": "1000",
     "CRAYON_MAX_HEADER_BYTES": "100",
     "CRAYON_LIMIT_CONCURRENCY": "1",
+    "CRAYON_MAX_EVENT_STREAMS": "0",
+    "CRAYON_MAX_CONNECTIONS": "10",
     "CRAYON_BACKLOG": "many",
     "CRAYON_ALLOWED_HOSTS": "https://example.org/",
     "CRAYON_PUBLIC_URL": "example.org",
