@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app import migrate
-from app.logs import configure_logging
+from app.logs import configure_logging, flush_logs_before_signal_exit
 from app.settings import Settings, SettingsError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -44,6 +44,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     raise_open_files_limit()
     limit_server_error_logs()
+    flush_logs_before_signal_exit()
     host = args.host or settings.host
     port = args.port or settings.port
     reload = args.reload or settings.reload

@@ -6,10 +6,13 @@ import atexit
 import json
 import logging
 import logging.handlers
+import signal
 import sys
 import time
 from contextvars import ContextVar
+from logging.handlers import QueueHandler
 from queue import SimpleQueue
+from types import FrameType
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -41,10 +44,30 @@ _listener: logging.handlers.QueueListener | None = None
 
 
 def _stop_listener() -> None:
+    """Write out what is queued and log directly from here on (the process is ending)."""
     global _listener
-    if _listener is not None:
-        _listener.stop()  # writes out what is queued
-        _listener = None
+    if _listener is None:
+        return
+    listener, _listener = _listener, None
+    listener.stop()
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, QueueHandler)]
+    root.handlers.extend(listener.handlers)
+
+
+def flush_logs_before_signal_exit() -> None:
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, which ends the process
+    before `atexit` runs: its last lines ("Application shutdown complete") would stay in the
+    queue. Chain a handler, restored by uvicorn before it re-raises, that writes them first."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+
+        def handler(signum: int, frame: FrameType | None, previous: Any = previous) -> None:
+            _stop_listener()
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+        signal.signal(sig, handler)
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -57,7 +80,7 @@ def configure_logging(level: str = "INFO") -> None:
     queue: SimpleQueue[logging.LogRecord] = SimpleQueue()
     # Formatted here, in the caller (the request id is a context variable of the request);
     # only the write moves to the listener thread.
-    to_queue = logging.handlers.QueueHandler(queue)
+    to_queue = QueueHandler(queue)
     to_queue.setFormatter(JsonFormatter())
     writer = logging.StreamHandler(sys.stdout)
     writer.setFormatter(logging.Formatter("%(message)s"))

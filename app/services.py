@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
 
+from app.metrics.live import Shared
 from app.readiness import Readiness
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ class Services:
     replication: Replication | None = None
     # Named readiness checks (/readyz); other parts add theirs (e.g. "the model is loaded").
     readiness: Readiness = field(default_factory=Readiness)
+    # What the open event streams compute once per change and share (app/web/dashboard.py).
+    live_figures: Shared[dict[str, Any]] = field(default_factory=Shared)
+    live_sessions: Shared[bool] = field(default_factory=Shared)
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -146,10 +146,12 @@ def _status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of the process (all its threads), from /proc/<pid>/stat."""
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of the process (all its threads), from /proc/<pid>/stat; of one
+    thread with `thread` (the event loop's is the process's main thread: thread == pid)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
     try:
-        with open(f"/proc/{pid}/stat") as handle:
+        with open(path) as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
@@ -404,7 +406,7 @@ async def attack(url: str, port: int, pid: int, args: argparse.Namespace) -> dic
     latencies: list[float] = []
     opened = asyncio.Event()
     stop = time.monotonic() + seconds
-    cpu_before = cpu_seconds(pid)
+    cpu_before, loop_before = cpu_seconds(pid), cpu_seconds(pid, pid)
     addresses = forged_addresses()
     tasks = [
         asyncio.create_task(slow_connections(port, slow, stop, tallies["slow"], opened)),
@@ -422,6 +424,7 @@ async def attack(url: str, port: int, pid: int, args: argparse.Namespace) -> dic
     upload = asyncio.create_task(ordinary_upload(url, seconds / 3))
     await asyncio.gather(*tasks, return_exceptions=True)
     cpu_used = cpu_seconds(pid) - cpu_before
+    loop_used = cpu_seconds(pid, pid) - loop_before
     outcome = await upload
     stop_sampling.set()
     await sampler
@@ -433,6 +436,7 @@ async def attack(url: str, port: int, pid: int, args: argparse.Namespace) -> dic
         "upload": outcome,
         "upload_bytes": len(body),
         "cpu": cpu_used,
+        "loop_cpu": loop_used,
     }
 
 
@@ -460,7 +464,8 @@ def report(baseline: int, result: dict, args: argparse.Namespace) -> None:
     )
     print(
         f"  cpu      the server used {result['cpu']:.1f} s of CPU in {args.seconds:.0f} s "
-        f"({result['cpu'] / args.seconds:.2f} cores); machine load average "
+        f"({result['cpu'] / args.seconds:.2f} cores; its event-loop thread "
+        f"{result['loop_cpu']:.1f} s); machine load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(

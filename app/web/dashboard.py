@@ -172,13 +172,23 @@ async def events(request: Request) -> Response:
     async def session_ended() -> bool:
         if not isinstance(session, AdminSession):
             return True  # fail closed: a stream without a known session does not run
-        return auth.store is None or not await auth.store.is_live(session.digest)
+        store = auth.store
+        if store is None:
+            return True
+        digest = session.digest
+        # Streams of one session share one look-up per SESSION_CHECK_S.
+        period = int(time.monotonic() // SESSION_CHECK_S)
+        return not await svc.live_sessions.get(digest, period, lambda: store.is_live(digest))
+
+    async def shared_figures(version: int) -> dict[str, Any]:
+        # Every stream wakes on the same change: the figures are computed once for all.
+        return await svc.live_figures.get(window, version, lambda: figures(request, window))
 
     async def stream() -> AsyncIterator[str]:
         started = last_write = checked = time.monotonic()
         seen = changes.version
         yield "retry: 3000\n"
-        yield _sse("metrics", await figures(request, window), seen)
+        yield _sse("metrics", await shared_figures(seen), seen)
         while True:
             now = time.monotonic()
             if now - checked >= SESSION_CHECK_S:
@@ -195,7 +205,7 @@ async def events(request: Request) -> Response:
             changed = await changes.wait_newer(seen, wait)
             if changed:
                 seen = changes.version
-                yield _sse("metrics", await figures(request, window), seen)
+                yield _sse("metrics", await shared_figures(seen), seen)
                 last_write = time.monotonic()
                 await asyncio.sleep(MIN_EVENT_GAP_S)
             elif time.monotonic() - last_write >= heartbeat_s:
