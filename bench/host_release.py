@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import platform
 import resource
@@ -235,6 +234,16 @@ def app_processes(cgroup: Cgroup) -> list[int]:
     return found
 
 
+def process_age(pid: int) -> float:
+    """Seconds since the process started (0 when it is gone)."""
+    try:
+        start_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
 def peak_rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -362,10 +371,18 @@ def _result(records: list[tuple[float, str | None]], seconds: float) -> hostkit.
 
 
 class ReadyWatch:
-    """Polls /readyz; notes when a process started after `since` first answers 200."""
+    """Polls /readyz; notes when the new process (one that was not serving at the start)
+    first answers 200.
 
-    def __init__(self, url: str, since: float, interval: float) -> None:
-        self.url, self.since, self.interval = url, since, interval
+    The public /readyz says only "ready", so the answering process is told from the
+    container's cgroup: a 200 counts as the new build's when, just before the probe, the only
+    app process was one that did not exist at the start (the old one had gone, so it cannot
+    have answered). `serving_build` checks afterwards that this process maps the new build.
+    """
+
+    def __init__(self, url: str, cgroup: Cgroup, since: float, interval: float) -> None:
+        self.url, self.cgroup, self.since, self.interval = url, cgroup, since, interval
+        self.old_pids = set(app_processes(cgroup))
         self.ready_at: float | None = None
         self.ready_uptime = 0.0
         self.last_old_at: float | None = None
@@ -375,6 +392,7 @@ class ReadyWatch:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _probe(self) -> None:
+        before = app_processes(self.cgroup)
         host, port = self.url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
@@ -386,18 +404,12 @@ class ReadyWatch:
             conn.close()
         self.probes += 1
         if response.status != 200:
-            try:
-                said = json.loads(body)
-                detail = f"problems {said['problems']}, process {said['uptime_s']} s old"
-            except (ValueError, KeyError, TypeError):
-                detail = repr(body[:300])
-            self.failures.append(f"{stamp()} /readyz HTTP {response.status}: {detail}")
+            self.failures.append(f"{stamp()} /readyz HTTP {response.status}: {body[:300]!r}")
             return
-        uptime = float(json.loads(body)["uptime_s"])
-        if now - uptime <= self.since:
+        if before and set(before) <= self.old_pids:
             self.last_old_at = now
-        elif self.ready_at is None:
-            self.ready_at, self.ready_uptime = now, uptime
+        elif len(before) == 1 and self.ready_at is None:
+            self.ready_at, self.ready_uptime = now, process_age(before[0])
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -486,7 +498,7 @@ def release(
     time.sleep(2)
     at_start = machine()
     since = time.monotonic()
-    watch = ReadyWatch(host.url, since, args.poll).start()
+    watch = ReadyWatch(host.url, cgroup, since, args.poll).start()
     since_wall = time.time()
     say(f"    {PATHS[how]} starts at {stamp()}")
     rc, out, playbook = ship(host, how, version, build, args)
