@@ -5,6 +5,14 @@ uvicorn has no header timeout: an h11 connection is only timed while idle *betwe
 holds a descriptor forever (slow-loris). `guarded_h11` adds one timer per connection, armed
 whenever the connection waits for a request head (on open, after each response) and
 disarmed when a complete head has arrived; when it fires the connection is closed.
+
+It also stops without resetting anyone. On a graceful stop (a release restarting the app behind
+its systemd socket) uvicorn closes every connection that is between requests at once, but a
+connection accepted a moment before usually has its request in flight or unread in the
+receive buffer: closing it then resets the client (a failed request at every release under
+load). Such connections get a short grace to deliver their head, are answered with
+`Connection: close`, and are closed only if nothing comes; connections still in the socket's
+backlog wait there for the next process.
 """
 
 from __future__ import annotations
@@ -22,18 +30,26 @@ from app.settings import Settings
 log = logging.getLogger("crayon.server")
 
 
+# At a graceful stop, how long a connection that has not sent a request yet may take to send
+# one, and how long an idle keep-alive connection gets for a request already on its way.
+FRESH_GRACE_SECONDS = 2.0
+IDLE_GRACE_SECONDS = 0.1
+
+
 def guarded_h11(header_timeout: float) -> type[H11Protocol]:
     """An H11Protocol that closes a connection whose request head is not in within
-    `header_timeout` seconds."""
+    `header_timeout` seconds, and serves the requests in flight at a graceful stop."""
 
     class HeaderDeadlineH11Protocol(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
         _waiting_for: object = None
+        _served = 0
+        _stopping = False
 
-        def _arm(self) -> None:
+        def _arm(self, timeout: float = header_timeout) -> None:
             self._disarm()
             self._waiting_for = self.cycle  # a new cycle object means a head has arrived
-            self._head_timer = self.loop.call_later(header_timeout, self._head_deadline)
+            self._head_timer = self.loop.call_later(timeout, self._head_deadline)
 
         def _disarm(self) -> None:
             if self._head_timer is not None:
@@ -47,7 +63,10 @@ def guarded_h11(header_timeout: float) -> type[H11Protocol]:
         def _head_deadline(self) -> None:
             self._head_timer = None
             if self.cycle is self._waiting_for and not self.transport.is_closing():
-                self.transport.close()
+                if self._stopping:
+                    super().shutdown()  # nothing came: close it as uvicorn would have
+                else:
+                    self.transport.close()
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -55,9 +74,22 @@ def guarded_h11(header_timeout: float) -> type[H11Protocol]:
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
+            if self._stopping and self.cycle is not None:
+                self.cycle.keep_alive = False  # answer it, then close
             self._check_head()
 
+        def shutdown(self) -> None:
+            between = self.cycle is None or self.cycle.response_complete
+            if not between or self.transport.is_closing():
+                super().shutdown()
+                return
+            # Between requests: wait a moment for a head instead of closing (which would reset
+            # a request already sent); the head deadline closes the connection if none comes.
+            self._stopping = True
+            self._arm(FRESH_GRACE_SECONDS if not self._served else IDLE_GRACE_SECONDS)
+
         def on_response_complete(self) -> None:
+            self._served += 1
             super().on_response_complete()
             if not self.transport.is_closing():
                 self._arm()

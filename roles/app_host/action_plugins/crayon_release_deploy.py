@@ -42,7 +42,9 @@ def _digest(path: str) -> str:
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # False: ActionBase would make the remote temporary folder up front (two round trips)
+    # even when the host has the release and nothing is sent; it is made below when needed.
+    TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("tool", "pyz", "version"))
 
     def _tool(self, argv: list[str]) -> tuple[int, dict[str, Any], str]:
