@@ -60,4 +60,4 @@ def test_a_request_sent_while_the_server_stops_is_answered_then_closed(tmp_path:
     # and the stop waits for no one longer than the grace.
     assert idle_got == b"", idle_got
     assert took < 5, took
-    assert code == 0
+    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has stopped
