@@ -72,8 +72,8 @@ class ActionModule(ActionBase):
             local = self._find_needle("files", pyz)
         except AnsibleError as exc:
             raise AnsibleActionFail(
-                f"no build at {pyz} on the controller ({exc}): build it with `make dist` or "
-                f"pass release_pyz=PATH."
+                f"no build at {pyz} on the controller: build it with `make dist` or pass "
+                f"release_pyz=PATH"
             ) from exc
         digest = _digest(local)
         result["sha256"] = digest
