@@ -261,9 +261,7 @@ def build() -> Path:
     pyz = ROOT / "dist" / "crayon.pyz"
     sources = [*ROOT.glob("app/**/*"), *ROOT.glob("migrations/**/*"), ROOT / "pyproject.toml"]
     # Compiled files do not count: importing the app (a test run) writes them after a build.
-    newest = max(
-        p.stat().st_mtime for p in sources if p.is_file() and "__pycache__" not in p.parts
-    )
+    newest = max(p.stat().st_mtime for p in sources if p.is_file() and "__pycache__" not in p.parts)
     if not pyz.exists() or pyz.stat().st_mtime < newest:
         subprocess.run(["make", "-s", "dist"], cwd=ROOT, check=True)
     return pyz
