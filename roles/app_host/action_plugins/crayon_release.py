@@ -1,4 +1,4 @@
-"""crayon_release_deploy: ship a build to a host in as few round trips as the job allows.
+"""crayon_release: run the host's release tool in as few round trips as the job allows.
 
 The module-based way (ansible.builtin.copy, then ansible.builtin.command) costs a dozen
 connection round trips per release: copy alone stats the destination with a module, sends the
@@ -15,9 +15,11 @@ crayon-release, with plain commands:
 crayon-release installs, migrates, switches, restarts behind the socket, gates on readiness
 and rolls back on the host. In check mode only `crayon-release deploy --check` runs.
 
-Options: tool (path of crayon-release on the host), pyz (the build on the controller),
-version. The result carries the tool's JSON (`release`) and fails with its reason: `REFUSED
-(nothing changed): ...` for exit 2, and the journal when a release was rolled back.
+Options: tool (path of crayon-release on the host), and either pyz (the build on the
+controller) and version, for a deploy, or argv (rollback [VERSION], maintenance on|off, list,
+status): one plain command, skipped in check mode unless it only reads (list, status). The
+result carries the tool's JSON (`release`) and fails with its reason: `REFUSED (nothing
+changed): ...` for exit 2, and the journal when a release was rolled back.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class ActionModule(ActionBase):
     # False: ActionBase would make the remote temporary folder up front (two round trips)
     # even when the host has the release and nothing is sent; it is made below when needed.
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("tool", "pyz", "version"))
+    _VALID_ARGS = frozenset(("tool", "pyz", "version", "argv"))
+    READ_ONLY = ("list", "status")
 
     def _tool(self, argv: list[str]) -> tuple[int, dict[str, Any], str]:
         """Run one crayon-release command on the host (as root): (rc, its JSON, stderr)."""
@@ -66,8 +69,13 @@ class ActionModule(ActionBase):
         del tmp
         args = self._task.args
         tool, pyz, version = (str(args.get(k) or "") for k in ("tool", "pyz", "version"))
-        if not (tool and pyz and version):
-            raise AnsibleActionFail("crayon_release_deploy needs tool, pyz and version.")
+        argv = [str(a) for a in args.get("argv") or []]
+        if tool and argv and not (pyz or version):
+            return self._finish(result, tool, *self._command(tool, argv, result))
+        if not (tool and pyz and version) or argv:
+            raise AnsibleActionFail(
+                "crayon_release needs tool and either pyz and version, or argv."
+            )
         try:
             local = self._find_needle("files", pyz)
         except AnsibleError as exc:
@@ -94,9 +102,23 @@ class ActionModule(ActionBase):
                 )
                 rc, said, err = self._said(res)
                 self._connection._shell.tmpdir = None
+        result["transferred"] = transferred
+        return self._finish(result, tool, rc, said, err)
+
+    def _command(
+        self, tool: str, argv: list[str], result: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], str]:
+        if self._task.check_mode and argv[0] not in self.READ_ONLY:
+            said = {"changed": True, "message": f"would run {shlex.join([tool, *argv])}"}
+            result["skipped_in_check_mode"] = True
+            return 0, said, ""
+        return self._tool([tool, *argv])
+
+    def _finish(
+        self, result: dict[str, Any], tool: str, rc: int, said: dict[str, Any], err: str
+    ) -> dict[str, Any]:
         result.update(
             release=said,
-            transferred=transferred,
             changed=bool(said.get("changed", rc != 0)),
             msg=said.get("message") or said.get("error") or err.strip() or f"exit {rc}",
         )
@@ -107,7 +129,7 @@ class ActionModule(ActionBase):
                 reason += f" ({tool} did not run: configure the host first with playbooks/host.yml)"
             if rc == 2 and reason.startswith("usage:"):
                 reason = (
-                    f"the host's {tool} predates this kit (it does not know `deploy --sha256`): "
+                    f"the host's {tool} predates this kit (it does not know this command): "
                     f"update it once with playbooks/host.yml --tags app_host_release"
                 )
             prefix = "REFUSED (nothing changed): " if rc == 2 else ""
