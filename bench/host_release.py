@@ -18,13 +18,14 @@ if it were limited. Then:
    /readyz, /, /demo, plus one uploader posting an analysis every --upload-pause s), the next
    version is shipped twice: first the baseline, the whole role (`playbooks/host.yml --tags
    app_host_release`: settings, credentials, env file, units, tool, release, services), then
-   the fast path (`playbooks/release.yml`: one copy of the pyz and one `crayon-release deploy`
-   on the host), and both times are printed with their ratio. A watcher polls /readyz: the
-   release time runs from the start of ansible-playbook to the first 200 from a process
-   started after it, and the process then serving must be the new build (its shiv
-   folder in /proc/PID/maps). A failed request (not 200/201, a reset, a timeout), a failed
-   playbook or a new version that never serves fails the bench (exit 1) with the units'
-   journal;
+   the fast path (`playbooks/release.yml`: one transfer of the pyz and one `crayon-release
+   deploy` on the host), and both times are printed with their ratio, with where the time went
+   (ansible-playbook in all, its tasks, the release tool's own steps on the host). A watcher
+   polls /readyz: the release time runs from the start of ansible-playbook to the first 200
+   from a process that was not serving at its start (told from the container's cgroup), and
+   the process then serving must be the new build (its shiv folder in /proc/PID/maps). A
+   failed request (not 200/201, a reset, a timeout), a failed playbook or a new version that
+   never serves fails the bench (exit 1) with the units' journal;
 3. throughput: --clients readers without pause over the same GET mix plus --upload-clients
    uploaders (POST /api/analyses, a 256x256 PNG; durable acknowledgement, as the inventory
    sets it), after --warmup s, for --seconds: requests/s, p50 and p99 per request kind and in
@@ -42,6 +43,7 @@ import argparse
 import http.client
 import os
 import platform
+import re
 import resource
 import signal
 import subprocess
@@ -461,7 +463,7 @@ def wait_uploads(url: str, timeout: float) -> float:
 
 
 PATHS = {
-    "fast": "fast path, playbooks/release.yml (one copy + crayon-release deploy)",
+    "fast": "fast path, playbooks/release.yml (one transfer + crayon-release deploy)",
     "role": "whole role, playbooks/host.yml --tags app_host_release",
 }
 
@@ -530,6 +532,7 @@ def release(
                 f"{watch.ready_uptime:.1f} s old when first ready)"
             )
     lines.append(f"    tasks changed: {run.changed_tasks()}; handlers run: {handlers}")
+    lines.append(f"    where the time went: {time_split(out, playbook)}")
     lines += load_lines(during)
     lines.append(
         f"    REQUESTS DURING RELEASE: {during['all'].sent} sent, {during['all'].failed} failed "
@@ -554,6 +557,19 @@ def release(
         lines += [f"    {line}" for line in unit_journal(host, since_wall)]
     outcome = "clean" if not failures else "failed" if serving else "broken"
     return lines, outcome, (watch.ready_at - since) if watch.ready_at is not None else None
+
+
+def time_split(out: str, playbook: float) -> str:
+    """ansible-playbook in all, the play's tasks (the summary callback's `Took`), and the
+    release tool's own steps on the host (its message), from the playbook's output."""
+    took = re.search(r"^Took ([0-9.]+) s\.", out, re.M)
+    host = re.search(r"after ([0-9.]+) s on the host \(([^)]*)\)", " ".join(out.split()))
+    parts = [f"ansible-playbook {playbook:.1f} s"]
+    if took:
+        parts.append(f"its tasks {took.group(1)} s (the rest: start-up and exit)")
+    if host:
+        parts.append(f"crayon-release on the host {host.group(1)} s ({host.group(2)})")
+    return "; ".join(parts)
 
 
 def unit_journal(host: hostkit.Host, since_wall: float, keep: int = 40) -> list[str]:
