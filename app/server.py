@@ -13,6 +13,14 @@ sockets (half-sent heads, open event streams) push it over and then every reques
 `guarded_h11` bounds connections: at `max_connections` a new connection displaces the one
 that has waited longest for its request head (a slow-loris socket or an idle keep-alive),
 so a probe's fresh connection is served while the idle ones pay.
+
+It also stops without resetting anyone. On a graceful stop (a release restarting the app behind
+its systemd socket) uvicorn closes every connection that is between requests at once, but a
+connection accepted a moment before usually has its request in flight or unread in the
+receive buffer: closing it then resets the client (a failed request at every release under
+load). Such connections get a short grace to deliver their head, are answered with
+`Connection: close`, and are closed only if nothing comes; connections still in the socket's
+backlog wait there for the next process.
 """
 
 from __future__ import annotations
@@ -30,10 +38,17 @@ from app.settings import Settings
 log = logging.getLogger("crayon.server")
 
 
+# At a graceful stop, how long a connection that has not sent a request yet may take to send
+# one, and how long an idle keep-alive connection gets for a request already on its way.
+FRESH_GRACE_SECONDS = 2.0
+IDLE_GRACE_SECONDS = 0.1
+
+
 def guarded_h11(header_timeout: float, max_connections: int = 4096) -> type[H11Protocol]:
     """An H11Protocol that closes a connection whose request head is not in within
     `header_timeout` seconds, and holds at most `max_connections` connections (the one
-    waiting longest for its head makes room for a new one)."""
+    waiting longest for its head makes room for a new one), and serves the requests in
+    flight at a graceful stop."""
 
     # Connections waiting for a request head, oldest first (a dict keeps insertion order).
     waiting: dict[H11Protocol, None] = {}
@@ -41,11 +56,13 @@ def guarded_h11(header_timeout: float, max_connections: int = 4096) -> type[H11P
     class HeaderDeadlineH11Protocol(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
         _waiting_for: object = None
+        _served = 0
+        _stopping = False
 
-        def _arm(self) -> None:
+        def _arm(self, timeout: float = header_timeout) -> None:
             self._disarm()
             self._waiting_for = self.cycle  # a new cycle object means a head has arrived
-            self._head_timer = self.loop.call_later(header_timeout, self._head_deadline)
+            self._head_timer = self.loop.call_later(timeout, self._head_deadline)
             waiting[self] = None
 
         def _disarm(self) -> None:
@@ -62,7 +79,10 @@ def guarded_h11(header_timeout: float, max_connections: int = 4096) -> type[H11P
             self._head_timer = None
             waiting.pop(self, None)
             if self.cycle is self._waiting_for and not self.transport.is_closing():
-                self.transport.close()
+                if self._stopping:
+                    super().shutdown()  # nothing came: close it as uvicorn would have
+                else:
+                    self.transport.close()
 
         def _make_room(self) -> bool:
             """At the cap: close the connection that has waited longest for its head.
@@ -85,9 +105,22 @@ def guarded_h11(header_timeout: float, max_connections: int = 4096) -> type[H11P
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
+            if self._stopping and self.cycle is not None:
+                self.cycle.keep_alive = False  # answer it, then close
             self._check_head()
 
+        def shutdown(self) -> None:
+            between = self.cycle is None or self.cycle.response_complete
+            if not between or self.transport.is_closing():
+                super().shutdown()
+                return
+            # Between requests: wait a moment for a head instead of closing (which would reset
+            # a request already sent); the head deadline closes the connection if none comes.
+            self._stopping = True
+            self._arm(FRESH_GRACE_SECONDS if not self._served else IDLE_GRACE_SECONDS)
+
         def on_response_complete(self) -> None:
+            self._served += 1
             super().on_response_complete()
             if not self.transport.is_closing():
                 self._arm()

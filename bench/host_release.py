@@ -18,13 +18,14 @@ if it were limited. Then:
    /readyz, /, /demo, plus one uploader posting an analysis every --upload-pause s), the next
    version is shipped twice: first the baseline, the whole role (`playbooks/host.yml --tags
    app_host_release`: settings, credentials, env file, units, tool, release, services), then
-   the fast path (`playbooks/release.yml`: one copy of the pyz and one `crayon-release deploy`
-   on the host), and both times are printed with their ratio. A watcher polls /readyz: the
-   release time runs from the start of ansible-playbook to the first 200 from a process
-   started after it, and the process then serving must be the new build (its shiv
-   folder in /proc/PID/maps). A failed request (not 200/201, a reset, a timeout), a failed
-   playbook or a new version that never serves fails the bench (exit 1) with the units'
-   journal;
+   the fast path (`playbooks/release.yml`: one transfer of the pyz and one `crayon-release
+   deploy` on the host), and both times are printed with their ratio, with where the time went
+   (ansible-playbook in all, its tasks, the release tool's own steps on the host). A watcher
+   polls /readyz: the release time runs from the start of ansible-playbook to the first 200
+   from a process that was not serving at its start (told from the container's cgroup), and
+   the process then serving must be the new build (its shiv folder in /proc/PID/maps). A
+   failed request (not 200/201, a reset, a timeout), a failed playbook or a new version that
+   never serves fails the bench (exit 1) with the units' journal;
 3. throughput: --clients readers without pause over the same GET mix plus --upload-clients
    uploaders (POST /api/analyses, a 256x256 PNG; durable acknowledgement, as the inventory
    sets it), after --warmup s, for --seconds: requests/s, p50 and p99 per request kind and in
@@ -40,9 +41,9 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import platform
+import re
 import resource
 import signal
 import subprocess
@@ -235,6 +236,16 @@ def app_processes(cgroup: Cgroup) -> list[int]:
     return found
 
 
+def process_age(pid: int) -> float:
+    """Seconds since the process started (0 when it is gone)."""
+    try:
+        start_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
 def peak_rss_mib(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -362,10 +373,18 @@ def _result(records: list[tuple[float, str | None]], seconds: float) -> hostkit.
 
 
 class ReadyWatch:
-    """Polls /readyz; notes when a process started after `since` first answers 200."""
+    """Polls /readyz; notes when the new process (one that was not serving at the start)
+    first answers 200.
 
-    def __init__(self, url: str, since: float, interval: float) -> None:
-        self.url, self.since, self.interval = url, since, interval
+    The public /readyz says only "ready", so the answering process is told from the
+    container's cgroup: a 200 counts as the new build's when, just before the probe, the only
+    app process was one that did not exist at the start (the old one had gone, so it cannot
+    have answered). `serving_build` checks afterwards that this process maps the new build.
+    """
+
+    def __init__(self, url: str, cgroup: Cgroup, since: float, interval: float) -> None:
+        self.url, self.cgroup, self.since, self.interval = url, cgroup, since, interval
+        self.old_pids = set(app_processes(cgroup))
         self.ready_at: float | None = None
         self.ready_uptime = 0.0
         self.last_old_at: float | None = None
@@ -375,6 +394,7 @@ class ReadyWatch:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _probe(self) -> None:
+        before = app_processes(self.cgroup)
         host, port = self.url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
@@ -386,18 +406,12 @@ class ReadyWatch:
             conn.close()
         self.probes += 1
         if response.status != 200:
-            try:
-                said = json.loads(body)
-                detail = f"problems {said['problems']}, process {said['uptime_s']} s old"
-            except (ValueError, KeyError, TypeError):
-                detail = repr(body[:300])
-            self.failures.append(f"{stamp()} /readyz HTTP {response.status}: {detail}")
+            self.failures.append(f"{stamp()} /readyz HTTP {response.status}: {body[:300]!r}")
             return
-        uptime = float(json.loads(body)["uptime_s"])
-        if now - uptime <= self.since:
+        if before and set(before) <= self.old_pids:
             self.last_old_at = now
-        elif self.ready_at is None:
-            self.ready_at, self.ready_uptime = now, uptime
+        elif len(before) == 1 and self.ready_at is None:
+            self.ready_at, self.ready_uptime = now, process_age(before[0])
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -449,7 +463,7 @@ def wait_uploads(url: str, timeout: float) -> float:
 
 
 PATHS = {
-    "fast": "fast path, playbooks/release.yml (one copy + crayon-release deploy)",
+    "fast": "fast path, playbooks/release.yml (one transfer + crayon-release deploy)",
     "role": "whole role, playbooks/host.yml --tags app_host_release",
 }
 
@@ -486,7 +500,7 @@ def release(
     time.sleep(2)
     at_start = machine()
     since = time.monotonic()
-    watch = ReadyWatch(host.url, since, args.poll).start()
+    watch = ReadyWatch(host.url, cgroup, since, args.poll).start()
     since_wall = time.time()
     say(f"    {PATHS[how]} starts at {stamp()}")
     rc, out, playbook = ship(host, how, version, build, args)
@@ -518,6 +532,7 @@ def release(
                 f"{watch.ready_uptime:.1f} s old when first ready)"
             )
     lines.append(f"    tasks changed: {run.changed_tasks()}; handlers run: {handlers}")
+    lines.append(f"    where the time went: {time_split(out, playbook)}")
     lines += load_lines(during)
     lines.append(
         f"    REQUESTS DURING RELEASE: {during['all'].sent} sent, {during['all'].failed} failed "
@@ -542,6 +557,19 @@ def release(
         lines += [f"    {line}" for line in unit_journal(host, since_wall)]
     outcome = "clean" if not failures else "failed" if serving else "broken"
     return lines, outcome, (watch.ready_at - since) if watch.ready_at is not None else None
+
+
+def time_split(out: str, playbook: float) -> str:
+    """ansible-playbook in all, the play's tasks (the summary callback's `Took`), and the
+    release tool's own steps on the host (its message), from the playbook's output."""
+    took = re.search(r"^Took ([0-9.]+) s\.", out, re.M)
+    host = re.search(r"after ([0-9.]+) s on the host \(([^)]*)\)", " ".join(out.split()))
+    parts = [f"ansible-playbook {playbook:.1f} s"]
+    if took:
+        parts.append(f"its tasks {took.group(1)} s (the rest: start-up and exit)")
+    if host:
+        parts.append(f"crayon-release on the host {host.group(1)} s ({host.group(2)})")
+    return "; ".join(parts)
 
 
 def unit_journal(host: hostkit.Host, since_wall: float, keep: int = 40) -> list[str]:

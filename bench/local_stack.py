@@ -21,8 +21,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.stack import LocalStack, why_not  # noqa: E402
+from tests.e2e.stack import LocalStack, Step, why_not  # noqa: E402
 from tests.host.hostkit import ensure_pyz, variant  # noqa: E402
+
+
+class Timed(LocalStack):
+    """LocalStack that prints each step's time as soon as it is done (a crash loses none)."""
+
+    def ops(self, name: str, *args: str, timeout: float = 1800) -> Step:
+        step = super().ops(name, *args, timeout=timeout)
+        verdict = "ok" if step.returncode == 0 else f"FAILED rc={step.returncode}"
+        print(f"  {step.name:<28} {step.seconds:7.1f} s  {verdict}", flush=True)
+        return step
 
 
 def main() -> int:
@@ -31,7 +41,7 @@ def main() -> int:
         print(f"local_stack: skipped: {reason}")
         return 0
     with tempfile.TemporaryDirectory(prefix="crayon-bench-local-") as tmp:
-        st = LocalStack(state=Path(tmp) / "state")
+        st = Timed(state=Path(tmp) / "state")
         pyz = variant(ensure_pyz(), Path(tmp) / "v2.pyz", "bench-v2")
         try:
             st.ops("local-up (fresh)", "local-up")
@@ -61,6 +71,7 @@ def main() -> int:
         finally:
             st.ops("local-down", "local-down")
     failed = [s for s in st.steps if s.returncode != 0]
+    print("== figures")
     for step in st.steps:
         verdict = "ok" if step.returncode == 0 else f"FAILED rc={step.returncode}"
         print(f"{step.name:<28} {step.seconds:7.1f} s  {verdict}")

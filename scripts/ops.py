@@ -39,6 +39,12 @@ BIN = Path(sys.executable).parent
 INVENTORIES = ROOT / "inventories"
 PLAYBOOKS = ROOT / "playbooks"
 VERSION_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# A host release's name (crayon-release's rule): stricter than an image tag.
+HOST_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+TARGETS = ("ecs", "ec2", "lightsail", "host")
+# What crayon-release (through tool_command.yml or the release action) prints when it refused
+# and changed nothing.
+REFUSED_MARK = "REFUSED (nothing changed): "
 SINCE_RE = re.compile(r"^(\d{1,6})([smhd])$")
 RELEASE_TOOL = "/opt/crayon/bin/crayon-release"
 
@@ -94,6 +100,11 @@ def load_env(name: str) -> Env:
     if main.exists():
         settings = yaml.safe_load(main.read_text()) or {}
     env = Env(name=name, inventory=inventory, settings=settings)
+    if env.target not in TARGETS:
+        raise Refused(
+            f"Unknown target {env.target!r} (deploy_target in {main.relative_to(ROOT)}): set it "
+            f"to one of {', '.join(TARGETS[:3])}."
+        )
     env.aws = aws_environment(env)
     return env
 
@@ -172,9 +183,40 @@ def playbook(
         cmd += ["-e", json.dumps(merged)]
     cmd += list(args)
     print("$ " + " ".join(c if " " not in c else repr(c) for c in cmd[1:]), flush=True)
-    return subprocess.run(
-        cmd, cwd=ROOT, env=ansible_env(env), text=True, capture_output=capture, check=False
-    )
+    if capture:
+        return subprocess.run(
+            cmd, cwd=ROOT, env=ansible_env(env), text=True, capture_output=True, check=False
+        )
+    # Streamed as it comes and kept, so the caller can tell a refusal from a failure.
+    with subprocess.Popen(
+        cmd, cwd=ROOT, env=ansible_env(env), text=True, stdout=subprocess.PIPE, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        kept = []
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            kept.append(line)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(kept), "")
+
+
+def refusal(proc: subprocess.CompletedProcess[str]) -> str | None:
+    """crayon-release's reason when a host playbook failed only because the tool refused:
+    the `msg:` of the failed task (YAML output, a folded quoted scalar or a block)."""
+    if proc.returncode == 0 or not proc.stdout or REFUSED_MARK not in proc.stdout:
+        return None
+    lines = proc.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if REFUSED_MARK in line)
+    key = next((i for i in range(at, -1, -1) if lines[i].lstrip().startswith("msg:")), at)
+    indent = len(lines[key]) - len(lines[key].lstrip())
+    text = [lines[at].split(REFUSED_MARK, 1)[1]]
+    for line in lines[at + 1 :]:
+        if not line.strip() or len(line) - len(line.lstrip()) <= indent:
+            break
+        text.append(line.strip())
+    reason = " ".join(" ".join(text).split())
+    if reason.endswith("'"):  # a single-quoted YAML scalar: '' stands for '
+        reason = reason[:-1]
+    return reason.replace("''", "'") or None
 
 
 def local_vars(env: Env) -> dict[str, Any]:
@@ -230,6 +272,15 @@ def host_command(env: Env, argv: Sequence[str]) -> dict[str, tuple[int, str, str
 
 
 # --- Versions ----------------------------------------------------------------------------
+
+
+def check_host_version(version: str) -> str:
+    if not HOST_VERSION_RE.fullmatch(version):
+        raise Refused(
+            f"{version!r} is not a host release name: use letters, digits, '.', '_', '+' or '-' "
+            "(at most 64, starting with a letter or digit), e.g. VERSION=1.4.2."
+        )
+    return version
 
 
 def check_version(version: str) -> str:
@@ -316,6 +367,7 @@ def cmd_deploy(env: Env, ns: argparse.Namespace) -> int:
         with EventStream(env):
             proc = playbook(env, "deploy.yml", {"deploy_image_tag": version})
     else:
+        check_host_version(version)
         pyz = Path(ns.pyz) if ns.pyz else None
         if pyz is not None and not pyz.is_file():
             raise Refused(f"No build at {pyz}: run `make dist` or give --pyz PATH of a crayon.pyz.")
@@ -335,6 +387,9 @@ def cmd_deploy(env: Env, ns: argparse.Namespace) -> int:
                 "--tags",
                 "app_host_release",
             )
+        refused = refusal(proc)
+        if refused:
+            raise Refused(f"The host refused to deploy {version}: {refused}")
         if proc.returncode != 0:
             show_journal(env)
     took = time.monotonic() - started
@@ -391,6 +446,9 @@ def cmd_rollback(env: Env, ns: argparse.Namespace) -> int:
                 "app_host release tool): update the kit, then roll back."
             )
         proc = playbook(env, "rollback-host.yml", {"rollback_version": wanted} if wanted else {})
+        refused = refusal(proc)
+        if refused:
+            raise Refused(f"The host refused the rollback: {refused}")
         if proc.returncode != 0:
             show_journal(env)
     took = time.monotonic() - started
@@ -522,14 +580,23 @@ def cmd_plan(env: Env, ns: argparse.Namespace) -> int:
         if env.target == "ecs":
             proc = playbook(env, "deploy.yml", {"deploy_image_tag": version}, "--check", "--diff")
         else:
-            pyz = ROOT / "dist" / "crayon.pyz"
+            check_host_version(version)
+            pyz = Path(ns.pyz) if ns.pyz else ROOT / "dist" / "crayon.pyz"
+            if not pyz.is_file():
+                raise Refused(
+                    f"No build at {pyz} to plan a deploy of: run `make dist` or give --pyz PATH."
+                )
+            # crayon-release deploy --check on each host: would it install, switch, or refuse.
             proc = playbook(
                 env,
-                "host.yml",
-                {"app_host_release_version": version, "app_host_release_pyz": str(pyz)},
+                "release.yml",
+                {"release_version": version, "release_pyz": str(pyz.resolve())},
                 "--check",
                 "--diff",
             )
+            refused = refusal(proc)
+            if refused:
+                raise Refused(f"A deploy of {version} would be refused: {refused}")
     else:
         proc = playbook(env, "site.yml", {}, "--check", "--diff", *site_args(env))
     return proc.returncode
@@ -659,6 +726,7 @@ def parser() -> argparse.ArgumentParser:
     lg.add_argument("--follow", action="store_true")
     p = sub.add_parser("plan", help="what site.yml (or a deploy of VERSION) would change")
     p.add_argument("version", nargs="?", default="")
+    p.add_argument("--pyz", help="host targets: the build a deploy would ship (default: dist/)")
     sub.add_parser("status", help="what runs where, version, health, replication")
     rs = sub.add_parser("restore", help="the database back to a time (hosts); preview first")
     rs.add_argument("time", nargs="?", default="", help="ISO time or 10m/2h ago; empty = newest")

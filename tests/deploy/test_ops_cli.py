@@ -126,6 +126,142 @@ def test_since_parses_durations_and_times() -> None:
         ops_module.parse_since("10 minutes", now)
 
 
+def _ops_module() -> Any:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import ops as ops_module
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return ops_module
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        # inventories/local-host: a host target that needs no AWS and no running stack.
+        (["--env", "local-host", "deploy", "_v1"], "'_v1' is not a host release name"),
+        (["--env", "local-host", "deploy", "v" * 65], "is not a host release name"),
+        (
+            ["--env", "local-host", "deploy", "v1", "--pyz", "/nonexistent/crayon.pyz"],
+            "No build at /nonexistent/crayon.pyz",
+        ),
+        (
+            ["--env", "local-host", "plan", "v1", "--pyz", "/nonexistent/crayon.pyz"],
+            "No build at /nonexistent/crayon.pyz to plan a deploy of",
+        ),
+        (["--env", "local", "restore", "yesterday"], "TIME 'yesterday' is neither"),
+    ],
+)
+def test_host_arguments_are_refused_before_any_host_is_touched(
+    args: list[str], says: str, empty_state: dict[str, str]
+) -> None:
+    proc = ops(*args, env=empty_state)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert says in proc.stderr and "Nothing was changed." in proc.stderr
+    assert "ansible-playbook" not in proc.stdout
+
+
+def test_an_unknown_target_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ops_module = _ops_module()
+    inventory = tmp_path / "odd"
+    (inventory / "group_vars" / "all").mkdir(parents=True)
+    (inventory / "hosts.yml").write_text("all: {}\n")
+    (inventory / "group_vars" / "all" / "main.yml").write_text("deploy_target: ec3\n")
+    monkeypatch.setattr(ops_module, "INVENTORIES", tmp_path)
+    monkeypatch.setattr(ops_module, "ROOT", tmp_path)
+    with pytest.raises(
+        ops_module.Refused, match=r"Unknown target 'ec3' .*one of ecs, ec2, lightsail"
+    ):
+        ops_module.load_env("odd")
+
+
+# What ansible-playbook printed when crayon-release refused (rollback-host.yml, release.yml),
+# in the two forms the YAML callback uses for a message.
+REFUSED_BLOCK = """\
+fatal: [crayon-local-host]: FAILED! => \n    changed: false
+    msg: |-
+        REFUSED (nothing changed): release 'nope' is not on this host (installed: v5, v6): name \
+one of those, or deploy it.
+
+PLAY RECAP *****
+"""
+REFUSED_FOLDED = """fatal: [crayon-local-host]: FAILED! => \n    changed: false
+    msg: 'REFUSED (nothing changed): version v7 is already on this host with different
+        content (sha256 70c958cd3fe1, this build 9e6c1faabd58). Releases are immutable
+        so a rollback gets back exactly what ''ran'': give this build a new version.'
+    release:
+        changed: false
+"""
+
+
+def test_a_refusal_by_the_host_tool_is_told_from_a_failure() -> None:
+    ops_module = _ops_module()
+
+    def done(rc: int, out: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess([], rc, out, "")
+
+    assert ops_module.refusal(done(2, REFUSED_BLOCK)) == (
+        "release 'nope' is not on this host (installed: v5, v6): name one of those, or deploy it."
+    )
+    assert ops_module.refusal(done(2, REFUSED_FOLDED)) == (
+        "version v7 is already on this host with different content (sha256 70c958cd3fe1, this "
+        "build 9e6c1faabd58). Releases are immutable so a rollback gets back exactly what "
+        "'ran': give this build a new version."
+    )
+    assert ops_module.refusal(done(0, REFUSED_BLOCK)) is None
+    assert ops_module.refusal(done(2, "fatal: ... ROLLED BACK: release v2 did not ...")) is None
+
+
+def _host_playbook(book: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A host playbook against inventories/local-host whose host does not exist: what it
+    refuses, it refuses before connecting."""
+    run = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_"))}
+    run |= {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    run["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{run.get('PATH', '')}"
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(ROOT / "inventories" / "local-host"),
+            "-e",
+            "ansible_host=no-such-container-h12",
+            str(ROOT / "playbooks" / book),
+            *args,
+        ],
+        cwd=ROOT,
+        env=run,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("book", "args", "says"),
+    [
+        ("release.yml", [], "To ship a release set the version"),
+        ("release.yml", ["-e", '{"release_version": "1 2"}'], "got '1 2'"),
+        (
+            "release.yml",
+            ["-e", "release_version=v1", "-e", "release_pyz=/nonexistent/crayon.pyz"],
+            "no build at /nonexistent/crayon.pyz on the controller",
+        ),
+        ("maintenance-host.yml", ["-e", "maintenance=maybe"], "-e maintenance=on"),
+        ("maintenance-host.yml", [], "-e maintenance=on"),
+    ],
+)
+def test_host_playbooks_refuse_bad_arguments_before_connecting(
+    book: str, args: list[str], says: str
+) -> None:
+    proc = _host_playbook(book, *args)
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0, out[-2000:]
+    assert " ".join(says.split()) in out, out[-2000:]
+    assert "changed=0" in out and "unreachable=0" in out, out[-2000:]
+    assert "no-such-container-h12" not in out.split("PLAY RECAP", 1)[0].split("fatal:", 1)[0]
+
+
 # --- ECS against moto ----------------------------------------------------------------------
 
 

@@ -69,6 +69,14 @@ def test_plan(stack: LocalStack) -> None:
     plan = stack.ops("plan", "--env", "local", "plan")
     assert plan.returncode == 0, plan.output[-4000:]
     assert "== Plan ==" in plan.output
+    from tests.host.hostkit import ensure_pyz, variant
+
+    pyz = variant(ensure_pyz(), stack.state / "v9.pyz", "e2e-v9")
+    before = stack.current_release()
+    deploy = stack.ops("plan v9", "--env", "local", "plan", "v9", "--pyz", str(pyz))
+    assert deploy.returncode == 0, deploy.output[-4000:]
+    assert "would install and switch to v9" in deploy.output
+    assert stack.current_release() == before
 
 
 def test_deploy_a_change(stack: LocalStack) -> None:
@@ -91,8 +99,25 @@ def test_roll_back(stack: LocalStack) -> None:
     assert stack.current_release() == "v2"
     step = stack.ops("rollback", "--env", "local", "rollback")
     assert step.returncode == 0, step.output[-6000:]
-    assert stack.current_release() != "v2"
+    first = stack.current_release()
+    assert first != "v2"
     assert stack.get("/healthz")[0] == 200
+    # The first release has nothing older: the host's tool refuses, and the CLI says so.
+    again = stack.ops("rollback (nothing older)", "--env", "local", "rollback")
+    assert again.returncode == 2, again.output[-4000:]
+    assert "nothing to roll back to" in again.output and "Nothing was changed." in again.output
+    assert stack.current_release() == first
+
+
+def test_deploy_refuses_other_bytes_under_a_shipped_version(stack: LocalStack) -> None:
+    from tests.host.hostkit import ensure_pyz, variant
+
+    other = variant(ensure_pyz(), stack.state / "v2-other.pyz", "e2e-v2-other")
+    before = stack.current_release()
+    step = stack.ops("deploy (immutable)", "--env", "local", "deploy", "v2", "--pyz", str(other))
+    assert step.returncode == 2, step.output[-4000:]
+    assert "Releases are immutable" in step.output and "Nothing was changed." in step.output
+    assert stack.current_release() == before
 
 
 def test_restore_to_a_time(stack: LocalStack) -> None:

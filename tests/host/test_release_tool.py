@@ -13,6 +13,7 @@ cost minutes): the tests run in file order and each leaves the host serving a kn
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -91,6 +92,27 @@ def test_fast_release_under_load_and_idempotent(drill: Drill) -> None:
     assert "already live" in out
 
 
+def test_deploy_by_digest_and_check_change_nothing_they_need_not(drill: Drill) -> None:
+    """The release action's first step (`deploy --sha256`) and check mode (`--check`)."""
+    host = drill.host
+    digest = hashlib.sha256(drill.builds["r2"].read_bytes()).hexdigest()
+    code, said, _ = host.tool("deploy", "--sha256", digest, "r2")
+    assert code == 0 and said["changed"] is False and "already live" in str(said["message"])
+    code, said, _ = host.tool("deploy", "--sha256", "a" * 64, "r7")
+    assert code == 3 and said["need_build"] is True and said["changed"] is False
+    code, said, _ = host.tool("deploy", "--check", "--sha256", "a" * 64, "r7")
+    assert code == 0 and said["changed"] is True
+    assert "would install and switch to r7 (now r2)" in str(said["message"])
+    code, said, _ = host.tool("deploy", "--check", "--sha256", "a" * 64, "r2")
+    assert code == 2 and "Releases are immutable" in str(said["error"])
+    code, said, _ = host.tool("deploy", "--sha256", "short", "r7")
+    assert code == 2 and "64 hex digits" in str(said["error"])
+    rc, out, _ = host.release("r2", drill.builds["r2"], "--check")
+    assert rc == 0 and "already live" in out and changed_count(out) == 0, out[-3000:]
+    assert host.current_release() == "r2"
+    assert "r7" not in host.exec("ls", "/opt/crayon/releases").stdout
+
+
 def test_immutable_version(drill: Drill) -> None:
     host = drill.host
     rc, out, _ = host.release("r2", drill.builds["r3"])
@@ -165,7 +187,7 @@ def test_maintenance_on_and_off(drill: Drill) -> None:
     assert b"Down for maintenance" in body
     assert hostkit.get(host.url, "/readyz")[0] == 503
     # Releases wait for the end of maintenance.
-    code, said, _ = host.tool("deploy", "/opt/crayon/incoming/crayon.pyz", "r9")
+    code, said, _ = host.tool("deploy", "--sha256", "0" * 64, "r9")
     assert code == 2 and "maintenance mode is on" in str(said["error"])
     assert host.tool("status")[1]["maintenance"] is True
 

@@ -2,13 +2,17 @@
 """crayon-release: ship, roll back and pause the app on this host in one local step.
 
     crayon-release deploy PYZ VERSION   install, migrate, switch, restart, gate, roll back
+    crayon-release deploy --sha256 HEX VERSION   the same with the release already installed
+                                        (exit 3 when it is not: send the build)
+    crayon-release deploy --check ...   what deploy would do; changes nothing
     crayon-release rollback [VERSION]   back to the release before the current one, or VERSION
     crayon-release list                 releases on the host, the current one, install times
     crayon-release status               version, units, /readyz, Litestream's lag
     crayon-release maintenance on|off   a 503 maintenance page instead of the app, and back
 
 Every command prints one JSON object on stdout. Exit 0: done (or nothing to do); 1: it failed
-(the object's "error" says why, and what was undone); 2: refused, nothing changed.
+(the object's "error" says why, and what was undone); 2: refused, nothing changed; 3: deploy
+--sha256 of a release this host does not have (nothing changed).
 
 Installed by the app_host role with its settings in ../release.json. Runs as root with the
 host's python3 and its standard library only (Amazon Linux's python3 is 3.9): one process on
@@ -46,6 +50,10 @@ QUIET = ('"logger":"crayon.access"', '"_aws":')
 
 class Refused(Exception):
     """Nothing was changed; the message says what to do instead (exit 2)."""
+
+
+class NeedBuild(Exception):
+    """`deploy --sha256` of a version this host does not have: send the build (exit 3)."""
 
 
 class Failed(Exception):
@@ -367,19 +375,25 @@ def unpack(host: Host, version: str, previous: str | None) -> int:
     return linked
 
 
-def install(host: Host, src: Path, version: str) -> tuple[bool, str]:
-    """Copy the build into releases/VERSION once; (whether it was new, its sha256)."""
-    digest = sha256(src)
+def installed_digest(host: Host, version: str) -> str | None:
+    """The sha256 of the release VERSION on this host, or None when it is not here."""
+    if not host.pyz(version).is_file():
+        return None
+    return str(host.meta(version).get("sha256") or sha256(host.pyz(version)))
+
+
+def install(host: Host, src: Path, version: str, digest: str) -> bool:
+    """Copy the build into releases/VERSION once; whether it was new."""
     target = host.pyz(version)
     if target.exists():
-        have = host.meta(version).get("sha256") or sha256(target)
+        have = installed_digest(host, version) or ""
         if have != digest:
             raise Refused(
                 f"version {version} is already on this host with different content "
                 f"(sha256 {have[:12]}, this build {digest[:12]}). Releases are immutable so "
                 f"a rollback gets back exactly what ran: give this build a new version."
             )
-        return False, digest
+        return False
     bid = build_id(src)
     tmp = host.releases / f".{version}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -389,7 +403,7 @@ def install(host: Host, src: Path, version: str) -> tuple[bool, str]:
     meta = {"version": version, "sha256": digest, "build_id": bid, "installed_at": now_iso()}
     (tmp / META).write_text(json.dumps(meta) + "\n")
     os.replace(tmp, host.releases / version)
-    return True, digest
+    return True
 
 
 def update_meta(host: Host, version: str, **changes: Any) -> None:
@@ -400,26 +414,70 @@ def update_meta(host: Host, version: str, **changes: Any) -> None:
         (host.releases / version / META).write_text(json.dumps(new) + "\n")
 
 
-def deploy(host: Host, src_arg: str, version: str) -> dict[str, Any]:
+def deploy(
+    host: Host,
+    src_arg: str | None,
+    version: str,
+    *,
+    digest: str | None = None,
+    check: bool = False,
+) -> dict[str, Any]:
+    """Ship the build at `src_arg` as VERSION; without a build, the one already installed as
+    VERSION whose sha256 is `digest` (NeedBuild when the host has no such release, so a caller
+    sends the bytes only when they are needed). `check` says what would happen, changing
+    nothing."""
     if not VERSION_RE.match(version):
         raise Refused(
             f"version {version!r} is not valid: use letters, digits, '.', '_', '+', '-' "
             f"(at most 64, starting with a letter or digit)."
         )
-    src = Path(src_arg)
-    if not src.is_file():
-        raise Refused(f"no build at {src}: copy the pyz to the host first.")
     if host.maintenance_on():
         raise Refused(
             "maintenance mode is on: run `crayon-release maintenance off` first, then deploy."
         )
+    previous = host.current_version()
+    if src_arg is None:
+        if digest is None or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise Refused("deploy without a build needs --sha256 and the build's 64 hex digits.")
+        have = installed_digest(host, version)
+        if have is None and not check:
+            raise NeedBuild(
+                f"release {version} is not on this host: copy the build over and run "
+                f"`crayon-release deploy PYZ {version}`."
+            )
+        src = host.pyz(version)
+    else:
+        src = Path(src_arg)
+        if not src.is_file():
+            raise Refused(f"no build at {src}: copy the pyz to the host first.")
+        digest = digest or sha256(src)
+        have = installed_digest(host, version)
+    if have is not None and have != digest:
+        raise Refused(
+            f"version {version} is already on this host with different content "
+            f"(sha256 {have[:12]}, this build {digest[:12]}). Releases are immutable so "
+            f"a rollback gets back exactly what ran: give this build a new version."
+        )
+    if check:
+        live = previous == version and host.probe()[0] == 200
+        return {
+            "ok": True,
+            "changed": not live,
+            "version": version,
+            "previous": previous,
+            "message": f"{version} is already live and ready; nothing to do."
+            if live
+            else f"would {'install and ' if have is None else ''}switch to {version} "
+            f"(now {previous or 'nothing'}), migrate, restart behind the socket and gate "
+            f"on readiness.",
+        }
     started_wall, started = time.time(), time.monotonic()
     clock = Laps()
     timings = clock.laps
     lap = clock.lap
 
-    previous = host.current_version()
-    new, digest = install(host, src, version)
+    assert digest is not None  # both branches above set it
+    new = install(host, src, version, digest)
     lap("install")
     linked = unpack(host, version, previous)
     lap("unpack")
@@ -730,16 +788,25 @@ def maintenance(host: Host, mode: str) -> dict[str, Any]:
 # --- command line -----------------------------------------------------------------------------
 
 USAGE = (
-    "usage: crayon-release deploy PYZ VERSION | rollback [VERSION] | list | status | "
-    "maintenance on|off"
+    "usage: crayon-release deploy [--check] [--sha256 HEX] [PYZ] VERSION | rollback [VERSION] | "
+    "list | status | maintenance on|off"
 )
 
 
 def dispatch(host: Host, args: list[str]) -> dict[str, Any]:
     command, rest = (args[0], args[1:]) if args else ("", [])
-    if command == "deploy" and len(rest) == 2:
-        with locked(host):
-            return deploy(host, rest[0], rest[1])
+    if command == "deploy":
+        check = "--check" in rest
+        rest = [a for a in rest if a != "--check"]
+        digest = None
+        if len(rest) >= 2 and rest[0] == "--sha256":
+            digest, rest = rest[1], rest[2:]
+        if len(rest) == 2 or (len(rest) == 1 and digest):
+            src, version = (rest[0], rest[1]) if len(rest) == 2 else (None, rest[0])
+            if check:
+                return deploy(host, src, version, digest=digest, check=True)
+            with locked(host):
+                return deploy(host, src, version, digest=digest)
     if command == "rollback" and len(rest) <= 1:
         with locked(host):
             return rollback(host, rest[0] if rest else None)
@@ -767,6 +834,9 @@ def main(argv: list[str]) -> int:
         code = 0
     except Refused as exc:
         result, code = {"ok": False, "changed": False, "error": str(exc)}, 2
+    except NeedBuild as exc:
+        result = {"ok": False, "changed": False, "need_build": True, "error": str(exc)}
+        code = 3
     except Failed as exc:
         result = {"ok": False, "changed": True, "error": str(exc), **exc.details}
         code = 1
