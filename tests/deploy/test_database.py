@@ -237,3 +237,64 @@ def test_destroy_refuses_a_protected_database_then_keeps_a_final_snapshot(
     again = run_playbook(PLAYBOOK, env, {**destroy, "aws_database_destroy_protected": True})
     assert again.returncode == 0, again.output[-4000:]
     assert again.changed == 0, again.changed_tasks()
+
+
+AURORA = {
+    "instance": "shop-dev-db-1",
+    "replica": "shop-dev-db-2",
+    "cluster": "shop-dev-db",
+    "subnet_group": "shop-dev-db",
+    "security_group": "shop-dev-db",
+}
+
+
+def test_aurora_serverless_v2_when_asked(moto: MotoServer) -> None:
+    """Aurora Serverless v2: the same guarantees on a cluster with a writer and a reader."""
+    moto.reset()
+    env = moto.env()
+    net = network(env)
+    wanted = role_vars(
+        net,
+        aws_database_engine="aurora-postgresql",
+        aws_database_engine_version="16.4",
+        aws_database_names=AURORA,
+        aws_database_multi_az=False,
+        aws_database_read_replica=True,
+        aws_database_deletion_protection=False,
+        aws_database_serverless_max_acu=8,
+    )
+    first = run_playbook(PLAYBOOK, env, wanted)
+    assert first.returncode == 0, first.output[-6000:]
+    rds = client(env, "rds")
+    (cluster,) = rds.describe_db_clusters(DBClusterIdentifier="shop-dev-db")["DBClusters"]
+    assert cluster["Engine"] == "aurora-postgresql"
+    assert cluster["StorageEncrypted"] is True
+    assert cluster["KmsKeyId"] == net["aws_database_kms_key_arn"]
+    assert cluster["BackupRetentionPeriod"] == 14
+    assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 8.0}
+    assert cluster["MasterUserSecret"]["KmsKeyId"] == net["aws_database_kms_key_arn"]
+    assert cluster["DeletionProtection"] is False
+    members = {m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in cluster["DBClusterMembers"]}
+    assert members == {"shop-dev-db-1": True, "shop-dev-db-2": False}
+    for name in members:
+        assert _instance(env, name)["DBInstanceClass"] == "db.serverless"
+    (sg,) = cluster["VpcSecurityGroups"]
+    (rule,) = client(env, "ec2").describe_security_groups(GroupIds=[sg["VpcSecurityGroupId"]])[
+        "SecurityGroups"
+    ][0]["IpPermissions"]
+    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [
+        net["aws_database_backend_security_group_id"]
+    ]
+
+    again = run_playbook(PLAYBOOK, env, wanted)
+    assert again.returncode == 0, again.output[-4000:]
+    assert again.changed == 0, again.changed_tasks()
+    check = run_playbook(PLAYBOOK, env, wanted, check=True)
+    assert check.returncode == 0, check.output[-4000:]
+    assert check.changed == 0, check.changed_tasks()
+
+    gone = run_playbook(PLAYBOOK, env, {**wanted, "database_state": "absent"})
+    assert gone.returncode == 0, gone.output[-4000:]
+    assert rds.describe_db_clusters()["DBClusters"] == []
+    snaps = rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    assert [s["DBClusterIdentifier"] for s in snaps] == ["shop-dev-db"]

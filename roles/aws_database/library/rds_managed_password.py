@@ -65,7 +65,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 secret_arn:
-  description: ARN of the secret that holds the master user's name and password; empty in check mode before creation.
+  description:
+    - ARN of the secret with the master user name and password.
+    - Empty in check mode before creation.
   returned: always
   type: str
 created:
