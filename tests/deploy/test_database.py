@@ -8,6 +8,9 @@ backend's security group stops with what to fix; destroy leaves a final snapshot
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -298,3 +301,89 @@ def test_aurora_serverless_v2_when_asked(moto: MotoServer) -> None:
     assert rds.describe_db_clusters()["DBClusters"] == []
     snaps = rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     assert [s["DBClusterIdentifier"] for s in snaps] == ["shop-dev-db"]
+
+
+RESTORE = ROOT / "playbooks" / "restore-database.yml"
+
+
+def _aws_inventory(tmp_path: Path) -> Path:
+    """The kit's inventory shape: an `aws` group whose one host is the control machine."""
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        "all:\n  children:\n    aws:\n      hosts:\n        aws_api:\n"
+        "          ansible_connection: local\n"
+    )
+    return path
+
+
+def test_restore_to_a_point_in_time_as_a_new_instance(moto: MotoServer, tmp_path: Path) -> None:
+    moto.reset()
+    env = moto.env()
+    net = network(env)
+    built = run_playbook(PLAYBOOK, env, role_vars(net, aws_database_read_replica=False))
+    assert built.returncode == 0, built.output[-4000:]
+    rds = client(env, "rds")
+    source = _instance(env, NAMES["instance"])
+    when = source["LatestRestorableTime"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    inventory = _aws_inventory(tmp_path)
+    asked = {
+        "restore_database_names": NAMES,
+        "restore_database_region": "us-east-1",
+        "restore_database_time": when,
+        "restore_database_target": "shop-prod-db-restored",
+    }
+
+    preview = run_playbook(RESTORE, env, asked, check=True, inventory=inventory)
+    assert preview.returncode == 0, preview.output[-4000:]
+    assert len(rds.describe_db_instances()["DBInstances"]) == 1
+
+    started = time.monotonic()
+    done = run_playbook(RESTORE, env, asked, inventory=inventory)
+    assert done.returncode == 0, done.output[-4000:]
+    print(f"restore-database.yml against moto: {time.monotonic() - started:.1f} s")
+    new = _instance(env, "shop-prod-db-restored")
+    assert new["KmsKeyId"] == net["aws_database_kms_key_arn"] and new["StorageEncrypted"]
+    assert new["DBSubnetGroup"]["DBSubnetGroupName"] == NAMES["subnet_group"]
+    assert [g["VpcSecurityGroupId"] for g in new["VpcSecurityGroups"]] == [
+        g["VpcSecurityGroupId"] for g in source["VpcSecurityGroups"]
+    ]
+    assert new["DeletionProtection"] is True and new["MultiAZ"] is True
+    tags = {t["Key"]: t["Value"] for t in new["TagList"]}
+    assert tags["RestoredFrom"] == NAMES["instance"] and tags["RestoredTo"] == when
+    assert tags["Service"] == "database"
+    secret = new["MasterUserSecret"]
+    assert secret["KmsKeyId"] == net["aws_database_kms_key_arn"]
+    assert secret["SecretArn"] != source["MasterUserSecret"]["SecretArn"]
+    # The old one keeps running, and the output says how to switch.
+    assert _instance(env, NAMES["instance"])["DBInstanceStatus"] == "available"
+    assert new["Endpoint"]["Address"] in done.output
+    assert "playbooks/deploy.yml" in done.output and secret["SecretArn"] in done.output
+
+    again = run_playbook(RESTORE, env, asked, inventory=inventory)
+    assert again.returncode == 0, again.output[-4000:]
+    assert again.changed == 0, again.changed_tasks()
+
+
+@pytest.mark.parametrize(
+    ("asked", "said"),
+    [
+        ({"restore_database_time": "yesterday"}, "UTC time to the second"),
+        ({"restore_database_time": "2001-01-01T00:00:00Z"}, "cannot be restored to"),
+        ({"restore_database_names": {**NAMES, "instance": "nosuchdb"}}, "does not exist"),
+    ],
+)
+def test_a_bad_restore_request_changes_nothing(
+    moto: MotoServer, tmp_path: Path, asked: dict[str, Any], said: str
+) -> None:
+    env = moto.env()
+    rds = client(env, "rds")
+    before = [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]]
+    bad = run_playbook(
+        RESTORE,
+        env,
+        {"restore_database_names": NAMES, "restore_database_region": "us-east-1", **asked},
+        inventory=_aws_inventory(tmp_path),
+    )
+    assert bad.returncode != 0
+    assert "NOT RESTORED" in bad.output and said in bad.output
+    assert [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]] == before
