@@ -27,6 +27,9 @@ GOOD = {
     "github_repository": "crayon-demo/crayon",
     "github_environment": "production",
     "alert_email": "ops@crayon.example",
+    # A custom domain: the origin is HTTPS (tasks/origin.yml refuses HTTP in production).
+    "aws_cdn_domain": "crayon.crayon.example",
+    "aws_cdn_hosted_zone": "crayon.example",
 }
 
 
@@ -80,7 +83,16 @@ def test_the_estimate_follows_the_stack_shape() -> None:
     assert run.returncode != 0
     assert "is below the estimate for this stack" in _flat(run.output)
     # The same budget on the host target, which costs far less, passes.
-    host = run_playbook(PLAY, ENV, {**GOOD, "deploy_target": "ec2", "aws_budget_limit_usd": 40})
+    host = run_playbook(
+        PLAY,
+        ENV,
+        {
+            **GOOD,
+            "deploy_target": "ec2",
+            "aws_budget_limit_usd": 40,
+            "origin_http_opt_in": "The EC2 host has no load balancer to hold a certificate.",
+        },
+    )
     assert host.returncode == 0, host.output[-3000:]
 
 
