@@ -476,9 +476,41 @@ def crayon_spot_tasks(strategy: list[dict[str, Any]], tasks: float) -> float:
     return spot
 
 
+# Months in one budget period (AWS Budgets' time units): the estimate is monthly.
+_BUDGET_MONTHS = {"DAILY": 12 / 365, "MONTHLY": 1.0, "QUARTERLY": 3.0, "ANNUALLY": 12.0}
+
+
+def crayon_budget_check(
+    estimate_usd_month: float, limit_usd: float, time_unit: str = "MONTHLY"
+) -> dict[str, Any]:
+    """Compare a budget's limit with the stack's own monthly estimate, for one budget period.
+
+    `below` is true when the limit is under the estimate scaled to the period (the budget
+    alert would then fire in a normal period); `suggested` is the smallest limit in whole
+    dollars (whole five dollars from $10 up) at or above that estimate.
+    """
+    unit = str(time_unit).upper()
+    if unit not in _BUDGET_MONTHS:
+        raise ValueError(f"budget time unit must be one of {sorted(_BUDGET_MONTHS)}, not {unit!r}")
+    limit = float(limit_usd)
+    if not limit > 0:
+        raise ValueError(f"budget limit must be a positive amount of USD, not {limit_usd!r}")
+    # Round the estimate to cents first so that float noise never reports a tie as "below".
+    needed = round(float(estimate_usd_month) * _BUDGET_MONTHS[unit], 2)
+    step = 5 if needed >= 10 else 1
+    return {
+        "below": limit < needed,
+        "limit": limit,
+        "estimate": needed,
+        "time_unit": unit,
+        "suggested": float(max(step, math.ceil(needed / step) * step)),
+    }
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "crayon_cost_estimate": crayon_cost_estimate,
             "crayon_spot_tasks": crayon_spot_tasks,
+            "crayon_budget_check": crayon_budget_check,
         }

@@ -26,8 +26,9 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.pages.support import free_port, prepare_data_dir
+from tests.support.browser import chromium_executable, missing_message
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = chromium_executable()
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -127,7 +128,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/apt-packages.txt)")
+        pytest.fail(missing_message(CHROMIUM))
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

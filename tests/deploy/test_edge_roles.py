@@ -78,7 +78,7 @@ def test_resources_are_there(stack: dict[str, str]) -> None:
     budget = _client(stack, "budgets").describe_budget(
         AccountId="123456789012", BudgetName="crayon-edgetest-monthly"
     )["Budget"]
-    assert float(budget["BudgetLimit"]["Amount"]) == 40
+    assert float(budget["BudgetLimit"]["Amount"]) == 50
 
 
 @pytest.mark.parametrize(

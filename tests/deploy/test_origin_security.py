@@ -1,8 +1,8 @@
 """aws_cdn's CloudFront VPC origin (tasks/vpc_origin.yml + library/cloudfront_vpc_origin.py)
 against the loopback stand-in tests/support/cloudfront_vpc_standin.py (moto has no VPC
 origins): built once, second run writes nothing, check mode writes nothing, drift updated,
-refused in words without an ARN, removed idempotently. Also: the role refuses the VPC-origin
-mode in main.yml until the distribution can reference it."""
+refused in words without an ARN, removed idempotently. The distribution that uses it:
+tests/deploy/test_cdn_vpc_distribution.py."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def test_missing_arn_is_refused_in_words(standin: CloudFrontVpcOriginStandin) ->
     assert "needs the ARN of an internal ALB" in " ".join(run.output.split())
 
 
-def test_main_refuses_vpc_origin_mode_until_attached() -> None:
+def test_an_unknown_origin_mode_is_refused_in_words() -> None:
     run = run_playbook(
         ROOT / "tests" / "deploy" / "playbooks" / "edge_roles.yml",
         _env(),
@@ -126,11 +126,15 @@ def test_main_refuses_vpc_origin_mode_until_attached() -> None:
             "edge_roles": ["aws_cdn"],
             "aws_cdn_origin_secret": "x" * 20,
             "aws_cdn_origin_domain": "alb.example.org",
-            "aws_cdn_origin_mode": "vpc_origin",
+            "aws_cdn_origin_mode": "private",
         },
     )
     assert run.returncode != 0
-    assert "is not supported by this role yet" in " ".join(run.output.split()), run.output[-3000:]
+    out = " ".join(run.output.split())
+    # The role's argument spec stops it first, naming the variable and the choices.
+    assert "aws_cdn_origin_mode must be one of: public, vpc_origin, got: private" in out, out[
+        -3000:
+    ]
 
 
 def test_removal_is_idempotent(standin: CloudFrontVpcOriginStandin, built: Any) -> None:

@@ -21,6 +21,9 @@ GOOD = {
     "github_repository": "crayon-demo/crayon",
     "github_environment": "production",
     "alert_email": "ops@crayon.example",
+    # A custom domain: the origin is HTTPS (tasks/origin.yml refuses HTTP in production).
+    "aws_cdn_domain": "crayon.crayon.example",
+    "aws_cdn_hosted_zone": "crayon.example",
 }
 
 

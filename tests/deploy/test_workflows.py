@@ -138,3 +138,75 @@ def test_dependabot_updates_the_actions() -> None:
     assert {"package-ecosystem": "github-actions", "directory": "/"}.items() <= cfg["updates"][
         0
     ].items()
+
+
+def _packages(tmp_path: Path, os_id: str) -> tuple[str, list[str]]:
+    """The list file and packages scripts/install-system-deps.sh picks on an OS with this ID."""
+    release = tmp_path / f"os-release-{os_id}"
+    release.write_text(f'ID={os_id}\nVERSION_ID="1"\n')
+    proc = subprocess.run(
+        ["bash", "scripts/install-system-deps.sh", "--list"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "CRAYON_OS_RELEASE": str(release)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    name, *packages = proc.stdout.split()
+    return name, packages
+
+
+def test_ubuntu_runners_install_ubuntu_packages(tmp_path: Path) -> None:
+    # Every job runs on GitHub's Ubuntu runners...
+    for path in WORKFLOWS:
+        for name, job in _load(path)["jobs"].items():
+            if "uses" not in job:
+                assert str(job["runs-on"]).startswith("ubuntu-"), f"{path.name}:{name}"
+    # ...where chromium is a snap, not an apt package: the Ubuntu list has no browser, and
+    # otherwise the same tools as Debian's list (plus the keyring debootstrap needs there).
+    debian_list, debian = _packages(tmp_path, "debian")
+    ubuntu_list, ubuntu = _packages(tmp_path, "ubuntu")
+    assert debian_list == ".ci/apt-packages.txt" and "chromium" in debian
+    assert ubuntu_list == ".ci/apt-packages.ubuntu.txt"
+    assert not [p for p in ubuntu if p.startswith("chromium")], ubuntu
+    assert {p for p in debian if not p.startswith("chromium")} <= set(ubuntu)
+    assert "debian-archive-keyring" in ubuntu
+    # An OS without a list of its own falls back to Debian's names.
+    assert _packages(tmp_path, "raspbian")[0] == ".ci/apt-packages.txt"
+
+
+def test_browser_tests_use_the_runner_chrome(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import browser
+
+    test_job = _load(ROOT / ".github/workflows/ci.yml")["jobs"]["test"]
+    (step,) = [s for s in test_job["steps"] if "make test" in s.get("run", "")]
+    chrome = step["env"]["CRAYON_CHROMIUM"]
+    assert chrome == "/usr/bin/google-chrome"
+    monkeypatch.setenv("CRAYON_CHROMIUM", chrome)
+    assert browser.chromium_executable() == chrome
+    monkeypatch.delenv("CRAYON_CHROMIUM")
+    assert browser.chromium_executable() == "/usr/bin/chromium"
+    # Every browser test finds its browser through that helper, none hard-codes a path.
+    users = [
+        p
+        for p in (ROOT / "tests").rglob("*.py")
+        if "chromium.launch(" in p.read_text() and p != Path(__file__).resolve()
+    ]
+    assert users
+    for p in users:
+        text = p.read_text()
+        assert "chromium_executable()" in text and '"/usr/bin/chromium"' not in text, p
+    # The systemd test host is Debian: debootstrap on Ubuntu fetches from Debian's mirror.
+    assert step["env"]["CRAYON_MIRROR"].startswith("http://deb.debian.org/")
+
+
+def test_image_builds_with_docker_from_an_ordinary_registry_base() -> None:
+    script = (ROOT / "scripts/ci-image.sh").read_text()
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
+    assert "docker build" in code
+    assert "docker.io/library/debian:bookworm-slim" in code
+    for local_only in ("debootstrap", "podman", "build-base-image.sh", "localhost/"):
+        assert local_only not in code, local_only
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert "build-image.sh" not in text and "build-base-image.sh" not in text, path.name

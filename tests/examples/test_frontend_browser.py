@@ -12,10 +12,11 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.examples.backend_server import ROOT, Backend
+from tests.support.browser import chromium_executable, missing_message
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = chromium_executable()
 OUT = ROOT / "examples" / "fullstack" / "frontend" / "out"
 
 
@@ -33,7 +34,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 @pytest.fixture
 def page(site: Backend) -> Iterator[Page]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (.ci/apt-packages.txt)")
+        pytest.skip(missing_message(CHROMIUM))
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]

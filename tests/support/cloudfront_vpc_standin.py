@@ -3,9 +3,16 @@
 moto 5.2 has no CloudFront VPC origins (no CreateVpcOrigin), and no AWS account is reachable
 from the test machines. So the aws_cdn role's VPC-origin module is tested against this: a small
 HTTP server on 127.0.0.1 that speaks CloudFront's REST-XML wire protocol (API 2020-05-31,
-SigV4-signed for the ``cloudfront`` service, ETag / If-Match) for exactly the five calls the
-module makes: CreateVpcOrigin, GetVpcOrigin, ListVpcOrigins, UpdateVpcOrigin, DeleteVpcOrigin.
-The real boto3 ``cloudfront`` client talks to it through ``endpoint_url``.
+SigV4-signed for the ``cloudfront`` service, ETag / If-Match) for exactly the calls the kit's
+modules make: CreateVpcOrigin, GetVpcOrigin, ListVpcOrigins, UpdateVpcOrigin, DeleteVpcOrigin
+(module cloudfront_vpc_origin), and CreateDistributionWithTags, GetDistribution,
+GetDistributionConfig, ListDistributions, UpdateDistribution, DeleteDistribution (module
+cloudfront_vpc_distribution: moto drops an origin's VpcOriginConfig, so a distribution that
+uses a VPC origin is tested here). A distribution's config is kept as the XML botocore sent
+and returned as is; the stand-in checks what CloudFront checks for VPC origins: every origin
+has exactly one of S3OriginConfig, CustomOriginConfig and VpcOriginConfig, a VpcOriginId names
+an existing VPC origin, a VPC origin in use cannot be deleted, and only a disabled distribution
+can be deleted. The real boto3 ``cloudfront`` client talks to it through ``endpoint_url``.
 
 What it proves: the module builds the requests botocore serialises, parses the answers in
 CloudFront's documented shapes, converges (a second run makes no write call), honours check
@@ -32,6 +39,7 @@ from typing import Any
 ACCOUNT = "123456789012"
 NS = "http://cloudfront.amazonaws.com/doc/2020-05-31/"
 BASE = "/2020-05-31/vpc-origin"
+DIST = "/2020-05-31/distribution"
 SIGV4 = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)/"
     r"aws4_request, ?SignedHeaders=[^,]+, ?Signature=[0-9a-f]{64}$"
@@ -88,6 +96,7 @@ class VpcOriginState:
 
     def __init__(self) -> None:
         self.origins: dict[str, dict[str, Any]] = {}
+        self.distributions: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
         self.lock = threading.Lock()
 
@@ -144,7 +153,161 @@ class VpcOriginState:
     def delete(self, oid: str, if_match: str | None) -> dict[str, Any]:
         origin = self._get(oid)
         self._check_etag(origin, if_match)
+        users = [
+            d["Id"] for d in self.distributions.values() if oid in _vpc_origin_ids(d["Config"])
+        ]
+        if users:
+            raise ApiError(
+                "CannotDeleteEntityWhileInUse",
+                f"The VPC origin {oid} is used by distribution {', '.join(users)}",
+                409,
+            )
         return self.origins.pop(oid)
+
+    # ---- distributions -------------------------------------------------------------------
+    def _dist(self, did: str) -> dict[str, Any]:
+        if did not in self.distributions:
+            raise ApiError("NoSuchDistribution", f"The distribution {did} does not exist.", 404)
+        return self.distributions[did]
+
+    def _check_config(self, cfg: ET.Element) -> None:
+        for name in ("CallerReference", "Comment", "Enabled"):
+            if _text(cfg, name) is None:
+                raise ApiError("MalformedInput", f"DistributionConfig needs {name}")
+        origins = cfg.findall(f"{{{NS}}}Origins/{{{NS}}}Items/{{{NS}}}Origin")
+        if not origins:
+            raise ApiError("InvalidArgument", "a distribution needs at least one origin")
+        for o in origins:
+            kinds = [k for k in _ORIGIN_KINDS if o.find(f"{{{NS}}}{k}") is not None]
+            if len(kinds) != 1:
+                raise ApiError(
+                    "InvalidOrigin",
+                    f"origin {_text(o, 'Id')} must have exactly one of {', '.join(_ORIGIN_KINDS)}"
+                    f" (has {kinds or 'none'})",
+                )
+        for vid in _vpc_origin_ids(cfg):
+            if vid not in self.origins:
+                raise ApiError("EntityNotFound", f"The VPC origin {vid} does not exist.", 404)
+
+    def create_distribution(self, body: bytes) -> dict[str, Any]:
+        root = ET.fromstring(body)  # noqa: S314 - loopback, the test's own client
+        cfg = root.find(f"{{{NS}}}DistributionConfig")
+        if cfg is None:
+            raise ApiError("MalformedInput", "DistributionConfigWithTags needs DistributionConfig")
+        self._check_config(cfg)
+        ref = _text(cfg, "CallerReference")
+        if any(_text(d["Config"], "CallerReference") == ref for d in self.distributions.values()):
+            raise ApiError("DistributionAlreadyExists", f"CallerReference {ref} is in use", 409)
+        did = "E" + uuid.uuid4().hex[:13].upper()
+        self.distributions[did] = {
+            "Id": did,
+            "ARN": f"arn:aws:cloudfront::{ACCOUNT}:distribution/{did}",
+            "DomainName": f"d{uuid.uuid4().hex[:13]}.cloudfront.net",
+            "Status": "InProgress",
+            "LastModifiedTime": _now(),
+            "Config": cfg,
+            "ETag": uuid.uuid4().hex[:14].upper(),
+        }
+        return self.distributions[did]
+
+    def get_distribution(self, did: str) -> dict[str, Any]:
+        dist = self._dist(did)
+        dist["Status"] = "Deployed"  # the first look after a write sees "InProgress"
+        return dist
+
+    def update_distribution(self, did: str, body: bytes, if_match: str | None) -> dict[str, Any]:
+        dist = self._dist(did)
+        self._check_etag(dist, if_match)
+        cfg = ET.fromstring(body)  # noqa: S314 - loopback, the test's own client
+        self._check_config(cfg)
+        if _text(cfg, "CallerReference") != _text(dist["Config"], "CallerReference"):
+            raise ApiError("IllegalUpdate", "CallerReference cannot change")
+        dist.update(
+            Config=cfg,
+            Status="InProgress",
+            ETag=uuid.uuid4().hex[:14].upper(),
+            LastModifiedTime=_now(),
+        )
+        return dist
+
+    def delete_distribution(self, did: str, if_match: str | None) -> None:
+        dist = self._dist(did)
+        self._check_etag(dist, if_match)
+        if _text(dist["Config"], "Enabled") != "false" or dist["Status"] != "Deployed":
+            raise ApiError(
+                "DistributionNotDisabled", f"Distribution {did} must be disabled and deployed", 409
+            )
+        del self.distributions[did]
+
+
+_ORIGIN_KINDS = ("S3OriginConfig", "CustomOriginConfig", "VpcOriginConfig")
+# Copied from a distribution's config into its summary (ListDistributions).
+_SUMMARY_KEYS = (
+    "Aliases",
+    "Origins",
+    "DefaultCacheBehavior",
+    "CacheBehaviors",
+    "Comment",
+    "PriceClass",
+    "Enabled",
+    "ViewerCertificate",
+    "HttpVersion",
+    "IsIPV6Enabled",
+)
+ET.register_namespace("", NS)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _vpc_origin_ids(cfg: ET.Element) -> list[str]:
+    return [
+        (e.text or "").strip()
+        for e in cfg.findall(
+            f"{{{NS}}}Origins/{{{NS}}}Items/{{{NS}}}Origin/{{{NS}}}VpcOriginConfig/{{{NS}}}VpcOriginId"
+        )
+    ]
+
+
+def _ns(parent: ET.Element, name: str, text: object | None = None) -> ET.Element:
+    child = ET.SubElement(parent, f"{{{NS}}}{name}")
+    if text is not None:
+        child.text = str(text)
+    return child
+
+
+def _distribution_xml(d: dict[str, Any]) -> bytes:
+    root = ET.Element(f"{{{NS}}}Distribution")
+    for key in ("Id", "ARN", "Status", "LastModifiedTime"):
+        _ns(root, key, d[key])
+    _ns(root, "InProgressInvalidationBatches", 0)
+    _ns(root, "DomainName", d["DomainName"])
+    root.append(d["Config"])
+    return ET.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _config_xml(d: dict[str, Any]) -> bytes:
+    return ET.tostring(d["Config"], xml_declaration=True, encoding="utf-8")
+
+
+def _distribution_list_xml(dists: list[dict[str, Any]]) -> bytes:
+    root = ET.Element(f"{{{NS}}}DistributionList")
+    _ns(root, "Marker", "")
+    _ns(root, "MaxItems", 100)
+    _ns(root, "IsTruncated", "false")
+    _ns(root, "Quantity", len(dists))
+    items = _ns(root, "Items")
+    for d in dists:
+        s = _ns(items, "DistributionSummary")
+        for key in ("Id", "ARN", "Status", "LastModifiedTime", "DomainName"):
+            _ns(s, key, d[key])
+        for key in _SUMMARY_KEYS:
+            found = d["Config"].find(f"{{{NS}}}{key}")
+            if found is not None:
+                s.append(found)
+        _ns(s, "Staging", "false")
+    return ET.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 def _el(parent: ET.Element, name: str, text: object | None = None) -> ET.Element:
@@ -225,6 +388,10 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError("MissingAuthenticationToken", "not signed for cloudfront", 403)
             oid = path[len(BASE) + 1 :] if path.startswith(BASE + "/") else ""
             if_match = self.headers.get("If-Match")
+            if path == DIST or path.startswith(DIST + "/"):
+                with state.lock:
+                    self._distribution_call(method, path, body, if_match)
+                return
             with state.lock:
                 if method == "POST" and path == BASE:
                     state.calls.append("CreateVpcOrigin")
@@ -251,6 +418,38 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(e)
         except (ET.ParseError, ValueError) as e:
             self._error(ApiError("MalformedInput", str(e)))
+
+    def _distribution_call(self, method: str, path: str, body: bytes, if_match: str | None) -> None:
+        state = self.server.state
+        rest = path[len(DIST) :].strip("/").split("/") if path != DIST else []
+        query = self.path.split("?", 1)[1] if "?" in self.path else ""
+        if method == "POST" and not rest and query == "WithTags":
+            state.calls.append("CreateDistributionWithTags")
+            d = state.create_distribution(body)
+            self._reply(201, _distribution_xml(d), d["ETag"])
+        elif method == "GET" and not rest:
+            state.calls.append("ListDistributions")
+            self._reply(200, _distribution_list_xml(list(state.distributions.values())))
+        elif method == "GET" and len(rest) == 1:
+            state.calls.append("GetDistribution")
+            d = state.get_distribution(rest[0])
+            self._reply(200, _distribution_xml(d), d["ETag"])
+        elif method == "GET" and rest[1:] == ["config"]:
+            state.calls.append("GetDistributionConfig")
+            d = state.get_distribution(rest[0])
+            self._reply(200, _config_xml(d), d["ETag"])
+        elif method == "PUT" and rest[1:] == ["config"]:
+            state.calls.append("UpdateDistribution")
+            d = state.update_distribution(rest[0], body, if_match)
+            self._reply(200, _distribution_xml(d), d["ETag"])
+        elif method == "DELETE" and len(rest) == 1:
+            state.calls.append("DeleteDistribution")
+            state.delete_distribution(rest[0], if_match)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            raise ApiError("NotImplemented", f"stand-in has no {method} {self.path}", 501)
 
     def do_GET(self) -> None:
         self._handle("GET")

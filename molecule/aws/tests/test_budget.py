@@ -14,17 +14,18 @@ from conftest import ACCOUNT, NAME
 Aws = Callable[[str], Any]
 
 
-def test_monthly_cost_budget_of_40_usd(aws: Aws) -> None:
+def test_monthly_cost_budget_of_50_usd(aws: Aws) -> None:
     budget = aws("budgets").describe_budget(AccountId=ACCOUNT, BudgetName=f"{NAME}-monthly")[
         "Budget"
     ]
     assert budget["BudgetType"] == "COST"
     assert budget["TimeUnit"] == "MONTHLY"
-    assert float(budget["BudgetLimit"]["Amount"]) == 40
+    # $50: not below the default stack's own estimate (about $44, playbooks/cost.yml).
+    assert float(budget["BudgetLimit"]["Amount"]) == 50
     assert budget["BudgetLimit"]["Unit"] == "USD"
 
 
-def test_notifications_at_80_and_100_percent(aws: Aws) -> None:
+def test_notifications_at_90_and_100_percent(aws: Aws) -> None:
     notes = aws("budgets").describe_notifications_for_budget(
         AccountId=ACCOUNT, BudgetName=f"{NAME}-monthly"
     )["Notifications"]
@@ -33,7 +34,7 @@ def test_notifications_at_80_and_100_percent(aws: Aws) -> None:
         for n in notes
     )
     assert got == [
-        ("ACTUAL", "GREATER_THAN", 80.0, "PERCENTAGE"),
+        ("ACTUAL", "GREATER_THAN", 90.0, "PERCENTAGE"),
         ("ACTUAL", "GREATER_THAN", 100.0, "PERCENTAGE"),
         ("FORECASTED", "GREATER_THAN", 100.0, "PERCENTAGE"),
     ]
