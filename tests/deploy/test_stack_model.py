@@ -272,6 +272,7 @@ def test_streamlit_dashboard_example_holds_every_seed_002_number() -> None:
     values = {
         "dashboard_name": "vibejudge",
         "dashboard_env": "prod",
+        "deploy_target": "ecs",
         "aws_region": "us-east-1",
         "aws_account_id": "123456789012",
     }
