@@ -276,7 +276,7 @@ def test_streamlit_dashboard_example_holds_every_seed_002_number() -> None:
         "aws_region": "us-east-1",
         "aws_account_id": "123456789012",
     }
-    stack = _render(inv["stack"], values)
+    stack = {**_render(inv["stack"], values), "certificate_arn": ""}
     m = crayon_stack(stack, _render(inv["services"], values))
     (svc,) = m["services"]
     assert svc["port"] == 8501 and svc["health"]["path"] == "/_stcore/health"
