@@ -1057,6 +1057,95 @@ def crayon_service_alarms(
     return alarms
 
 
+# --- IAM policies ---------------------------------------------------------------------------
+
+
+def _sid(text: str) -> str:
+    """An IAM statement id (letters and digits only) from a declared name."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+
+
+def crayon_task_policy(services: Any) -> dict | None:
+    """The least-privilege policy a service's task needs (its permissions), or None when it
+    needs none (an empty task role). Given a list, the union (the one host of ec2/lightsail)."""
+    items = services if isinstance(services, list) else [services]
+    statements: list[dict] = []
+    seen: set[str] = set()
+    secrets: list[str] = []
+    for svc in items:
+        for perm in svc["permissions"]["buckets"]:
+            arn = f"arn:aws:s3:::{perm['bucket_name']}"
+            sid = _sid(perm["bucket"])
+            if sid in seen:  # the union of two services naming the same bucket: first wins
+                continue
+            seen.add(sid)
+            prefixes = perm["prefixes"]
+            statements.append(
+                {"Sid": f"{sid}Location", "Effect": "Allow",
+                 "Action": ["s3:GetBucketLocation"], "Resource": arn}
+            )  # fmt: skip
+            listing: dict[str, Any] = {
+                "Sid": f"{sid}List", "Effect": "Allow",
+                "Action": ["s3:ListBucket"], "Resource": arn,
+            }  # fmt: skip
+            if prefixes:
+                listing["Condition"] = {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}
+            statements.append(listing)
+            actions = ["s3:GetObject"]
+            if perm["access"] == "read-write":
+                actions += ["s3:PutObject", "s3:DeleteObject"]
+            statements.append(
+                {
+                    "Sid": f"{sid}Objects",
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": [f"{arn}/{p}*" for p in prefixes] or [f"{arn}/*"],
+                }
+            )
+        for pattern in svc["permissions"]["secret_arn_patterns"]:
+            if pattern not in secrets:
+                secrets.append(pattern)
+    if secrets:
+        statements.append(
+            {"Sid": "Secrets", "Effect": "Allow",
+             "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets}
+        )  # fmt: skip
+    return {"Version": "2012-10-17", "Statement": statements} if statements else None
+
+
+def crayon_execution_policy(services: list[dict], region: str, account: str) -> dict:
+    """What the ECS agent needs for every service: pull its image, write its logs, and read
+    exactly the secrets it injects (valueFrom), nothing else."""
+    repos, logs, secrets = [], [], []
+    for svc in services:
+        repos.append(f"arn:aws:ecr:{region}:{account}:repository/{svc['names']['repository']}")
+        logs.append(f"arn:aws:logs:{region}:{account}:log-group:{svc['names']['log_group']}:*")
+        for ref in svc["secrets"].values():
+            if ref["arn_pattern"] not in secrets:
+                secrets.append(ref["arn_pattern"])
+    statements: list[dict] = [
+        {"Sid": "EcrToken", "Effect": "Allow",
+         "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {"Sid": "EcrPull", "Effect": "Allow",
+         "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage"],
+         "Resource": sorted(set(repos))},
+        {"Sid": "Logs", "Effect": "Allow",
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": sorted(set(logs))},
+    ]  # fmt: skip
+    if secrets:
+        statements.append(
+            {"Sid": "Secrets", "Effect": "Allow",
+             "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets}
+        )  # fmt: skip
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 class FilterModule:
     def filters(self) -> dict:
-        return {"crayon_stack": crayon_stack, "crayon_service_alarms": crayon_service_alarms}
+        return {
+            "crayon_stack": crayon_stack,
+            "crayon_service_alarms": crayon_service_alarms,
+            "crayon_task_policy": crayon_task_policy,
+            "crayon_execution_policy": crayon_execution_policy,
+        }
