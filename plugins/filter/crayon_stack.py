@@ -586,6 +586,7 @@ def _alarms(where: _Where, raw: Any) -> dict:
     known = (
         "cpu_above", "memory_above", "period", "periods", "healthy_hosts_below",
         "healthy_hosts_periods", "response_time_above", "response_time_periods", "metrics",
+        "dashboard_metrics",
     )  # fmt: skip
     _unknown(where, "alarms", alarms, known)
     out: dict[str, Any] = {
@@ -654,6 +655,28 @@ def _alarms(where: _Where, raw: Any) -> dict:
             if not metrics[-1][key]:
                 raise where.fail(f"{field}.{key}", "is empty", f"set the metric's {key}")
     out["metrics"] = metrics
+    # More of the service's own metrics on the dashboard (graphs only, no alarm).
+    graphs: list[dict] = []
+    for i, item in enumerate(
+        _list(where, "alarms.dashboard_metrics", alarms.get("dashboard_metrics"))
+    ):
+        field = f"alarms.dashboard_metrics[{i}]"
+        m = _mapping(where, field, item)
+        _unknown(where, field, m, ("namespace", "metric", "dimensions", "stat"))
+        if not m.get("namespace") or not m.get("metric"):
+            raise where.fail(field, "lacks namespace or metric", "set both")
+        graphs.append(
+            {
+                "namespace": str(m["namespace"]),
+                "metric": str(m["metric"]),
+                "dimensions": {
+                    str(k): str(v)
+                    for k, v in _mapping(where, f"{field}.dimensions", m.get("dimensions")).items()
+                },
+                "stat": str(m.get("stat") or "Sum"),
+            }
+        )
+    out["dashboard_metrics"] = graphs
     return out
 
 
