@@ -397,3 +397,24 @@ def test_site_yml_with_a_good_declaration_gets_past_the_model(tmp_path: Path) ->
     run = run_playbook(ROOT / "playbooks/site.yml", NO_AWS, inventory=inventory)
     assert run.returncode != 0
     assert "Read the whole stack" in run.output, run.output[-3000:]
+
+
+def test_no_role_default_derives_a_name_from_crayon_name_or_env() -> None:
+    """Names come from the model (playbooks/vars/stack.yml), never from a role's defaults."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for role in sorted((ROOT / "roles").iterdir())
+        # aws_ecs is the other half of issue 9 (its own branch): drop this line once merged.
+        if role.name != "aws_ecs"
+        for path in (role / "defaults/main.yml", role / "meta/argument_specs.yml")
+        if path.exists() and ("crayon_name" in path.read_text() or "crayon_env" in path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_every_role_of_site_yml_can_be_switched_off() -> None:
+    plays = yaml.safe_load((ROOT / "playbooks/site.yml").read_text())
+    aws = next(p for p in plays if p["name"] == "AWS stack")
+    assert aws["vars_files"] == ["vars/stack.yml"]
+    for entry in aws["roles"]:
+        assert f"crayon_model.roles.{entry['role']}" in entry["when"], entry
