@@ -68,9 +68,18 @@ class Env:
         return str(self.settings.get("deploy_target", default))
 
     @property
+    def names(self) -> dict[str, Any]:
+        """The stack model's names (plugins/filter/crayon_stack.py), the same the playbooks use."""
+        return stack_names(self.settings)
+
+    @property
     def stack(self) -> str:
-        name = self.settings.get("crayon_name", "crayon")
-        return f"{name}-{self.settings.get('crayon_env', 'production')}"
+        return str(self.names["prefix"])
+
+    @property
+    def app(self) -> dict[str, str]:
+        """Names of the inventory's first service (the one `make deploy` ships)."""
+        return dict(next(iter(self.names["services"].values())))
 
     @property
     def region(self) -> str:
@@ -79,6 +88,40 @@ class Env:
     @property
     def is_local(self) -> bool:
         return self.name == "local"
+
+
+def stack_names(settings: dict[str, Any]) -> dict[str, Any]:
+    """Render the inventory's `stack:`/`services:` (their simple {{ var }} references to other
+    group variables; lookups become '') and derive the names with the playbooks' own filter."""
+    import importlib.util
+
+    import jinja2
+
+    spec = importlib.util.spec_from_file_location(
+        "crayon_stack", ROOT / "plugins" / "filter" / "crayon_stack.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    jinja = jinja2.Environment(autoescape=False)  # noqa: S701 - YAML values, not HTML
+    context: dict[str, Any] = {"lookup": lambda *a, **k: "", **settings}
+
+    def render(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: render(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [render(v) for v in value]
+        if isinstance(value, str) and "{{" in value:
+            for _ in range(3):  # a variable may name another
+                value = jinja.from_string(value).render(context)
+                if "{{" not in value:
+                    break
+        return value
+
+    model = module.crayon_stack(
+        render(settings.get("stack") or {}), render(settings.get("services") or [])
+    )
+    return dict(model["names"])
 
 
 def known_envs() -> list[str]:
@@ -295,10 +338,12 @@ def check_version(version: str) -> str:
 def ecs_versions(env: Env) -> tuple[str, list[dict[str, Any]]]:
     """(current family:revision, ACTIVE revisions newest first with their image tags)."""
     ecs = boto(env, "ecs")
-    found = ecs.describe_services(cluster=env.stack, services=[f"{env.stack}-app"])["services"]
+    found = ecs.describe_services(cluster=env.names["cluster"], services=[env.app["service"]])[
+        "services"
+    ]
     if not found or found[0].get("status") == "INACTIVE":
         raise Refused(
-            f"There is no ECS service {env.stack}-app yet: build the stack first "
+            f"There is no ECS service {env.app['service']} yet: build the stack first "
             f"(make site ENV={env.name}), then deploy."
         )
     current = found[0]["taskDefinition"].split("/")[-1]
@@ -341,11 +386,12 @@ def host_versions(env: Env) -> tuple[str, list[str]]:
 def ecr_tags(env: Env) -> list[str]:
     ecr = boto(env, "ecr")
     try:
-        pages = ecr.get_paginator("list_images").paginate(repositoryName=env.stack)
+        pages = ecr.get_paginator("list_images").paginate(repositoryName=env.app["repository"])
         return sorted({i["imageTag"] for p in pages for i in p["imageIds"] if "imageTag" in i})
     except ecr.exceptions.RepositoryNotFoundException as e:
         raise Refused(
-            f"There is no ECR repository {env.stack} yet: run `make site ENV={env.name}` first."
+            f"There is no ECR repository {env.app['repository']} yet: "
+            f"run `make site ENV={env.name}` first."
         ) from e
 
 
@@ -360,9 +406,10 @@ def cmd_deploy(env: Env, ns: argparse.Namespace) -> int:
         if version not in tags:
             listing = ", ".join(tags[-10:]) or "none yet"
             raise Refused(
-                f"No image tagged {version!r} in ECR repository {env.stack} (tags: {listing}). "
+                f"No image tagged {version!r} in ECR repository {env.app['repository']} "
+                f"(tags: {listing}). "
                 f"Build and push it first: scripts/build-image.sh, then podman push to "
-                f"<account>.dkr.ecr.{env.region}.amazonaws.com/{env.stack}:{version}."
+                f"<account>.dkr.ecr.{env.region}.amazonaws.com/{env.app['repository']}:{version}."
             )
         with EventStream(env):
             proc = playbook(env, "deploy.yml", {"deploy_image_tag": version})
@@ -409,7 +456,9 @@ def cmd_rollback(env: Env, ns: argparse.Namespace) -> int:
             f"{'*' if v['current'] else ''}{v['revision']} ({v['tag']})" for v in versions
         )
         if ns.list:
-            print(f"Versions of {env.stack}-app (revision (image tag); * = running): {listing}")
+            print(
+                f"Versions of {env.app['service']} (revision (image tag); * = running): {listing}"
+            )
             return 0
         cur_rev = int(current.rsplit(":", 1)[1])
         if wanted:
@@ -512,7 +561,7 @@ def ecs_log_lines(
 ) -> Iterator[str]:
     """CloudWatch Logs of the service (filter_log_events), oldest first; --follow polls."""
     logs = boto(env, "logs")
-    group = f"/ecs/{env.stack}"
+    group = env.app["log_group"]
     start = int(since.timestamp() * 1000)
     seen: set[str] = set()
     kwargs: dict[str, Any] = {"logGroupName": group}
@@ -651,7 +700,7 @@ def url_of(env: Env) -> str:
         return local_url()
     try:
         if env.target == "ecs":
-            lbs = boto(env, "elbv2").describe_load_balancers(Names=[f"{env.stack}-alb"])
+            lbs = boto(env, "elbv2").describe_load_balancers(Names=[env.names["alb"]])
             return f"http://{lbs['LoadBalancers'][0]['DNSName']}"
         for dist in (
             boto(env, "cloudfront")
@@ -688,7 +737,7 @@ class EventStream:
         while not self._stop.is_set():
             try:
                 svc = boto(self.env, "ecs").describe_services(
-                    cluster=self.env.stack, services=[f"{self.env.stack}-app"]
+                    cluster=self.env.names["cluster"], services=[self.env.app["service"]]
                 )["services"]
                 for ev in reversed(svc[0].get("events", []) if svc else []):
                     if ev["id"] not in seen:

@@ -31,7 +31,7 @@ VARS: dict[str, Any] = {
 SECRETS = {
     "crayon/audittest/admin": {"password_hash": "x"},
     "crayon/audittest/session": {"session_key": "y"},
-    "crayon-audittest/origin-verify": "z" * 20,
+    "crayon/audittest/origin-verify": "z" * 20,
 }
 
 

@@ -62,6 +62,12 @@ def run_cost(
     return json.loads(report.read_text()), output
 
 
+def _declared(inventory: str = "production") -> dict[str, Any]:
+    """The inventory's stack and services, to change one field and pass back with -e."""
+    data = yaml.safe_load((ROOT / f"inventories/{inventory}/group_vars/all/main.yml").read_text())
+    return {"stack": data["stack"], "services": data["services"]}
+
+
 def _item(estimate: dict[str, Any], name: str) -> float:
     matches = [i["usd"] for i in estimate["items"] if i["name"] == name]
     assert len(matches) == 1, [i["name"] for i in estimate["items"]]
@@ -109,7 +115,9 @@ def test_nat_gateway_raises_the_total_by_its_price(
     tmp_path: Path, baseline: tuple[dict[str, Any], str]
 ) -> None:
     base, _ = baseline
-    with_nat, _ = run_cost(tmp_path, aws_nat_gateway=True, cost_nat_gb_month=5)
+    declared = _declared()
+    declared["stack"]["network"] = {"nat_gateway": True, "private_tasks": False}
+    with_nat, _ = run_cost(tmp_path, cost_nat_gb_month=5, **declared)
     nat = PRICES["nat_gateway"]
     ip_hour = PRICES["public_ipv4"]["hour"]
     # NAT hours + GB processed + its Elastic IP; the task no longer needs its own public IP.
@@ -120,7 +128,16 @@ def test_nat_gateway_raises_the_total_by_its_price(
 
 
 def test_stateless_service_uses_spot_and_more_tasks(tmp_path: Path) -> None:
-    estimate, _ = run_cost(tmp_path, app_stateful=False, aws_ecs_desired_count=3)
+    declared = _declared()
+    declared["services"][0].update(
+        stateful=False,
+        count={"desired": 3, "min": 3, "max": 3},
+        capacity=[
+            {"provider": "FARGATE", "base": 1, "weight": 1},
+            {"provider": "FARGATE_SPOT", "base": 0, "weight": 4},
+        ],
+    )
+    estimate, _ = run_cost(tmp_path, **declared)
     od, sp = PRICES["fargate"]["x86_64"], PRICES["fargate"]["spot_x86_64"]
     per_od = (0.25 * od["vcpu_hour"] + 0.5 * od["gb_hour"]) * HOURS
     per_sp = (0.25 * sp["vcpu_hour"] + 0.5 * sp["gb_hour"]) * HOURS
@@ -156,7 +173,7 @@ def test_host_target_drops_the_load_balancer(tmp_path: Path) -> None:
     names = {i["name"] for i in estimate["items"]}
     assert "EC2 t3.micro" in names
     assert "Application Load Balancer" not in names
-    assert "deploy_target=ec2" in output
+    assert "stack.target=ec2" in output
     ec2 = next(a for a in estimate["alternatives"] if a["name"] == "EC2 t3.micro")
     assert ec2["usd"] == pytest.approx(estimate["total"])
 
@@ -216,3 +233,23 @@ def test_audit_items_follow_the_switches(
     off, _ = run_cost(tmp_path, aws_audit_cloudtrail=False)
     assert "CloudTrail (trail + S3)" not in {i["name"] for i in off["items"]}
     assert on["total"] == pytest.approx(sum(i["usd"] for i in on["items"]), abs=1e-6)
+
+
+def test_seed_002_ceiling_says_what_it_would_take(tmp_path: Path) -> None:
+    """The dashboard example: 2 tasks on the FARGATE base are over $60; cost.yml prices the
+    count range (2 and 10 tasks with the Spot mix) and names the changes that would meet it."""
+    estimate, output = run_cost(tmp_path, inventory="examples/streamlit-dashboard")
+    low, high = estimate["scenarios"]
+    assert (low["tasks"], high["tasks"]) == (2, 10)
+    assert low["spot_tasks"] == 0  # the FARGATE base of 2 takes both
+    assert high["spot_tasks"] == pytest.approx(8 * 3 / 4)  # the other 8 split 1:3
+    ceiling = estimate["ceiling"]
+    assert (ceiling["usd"], ceiling["tasks"]) == (60, 2)
+    configured = ceiling["variants"][0]
+    assert configured["usd"] == pytest.approx(low["usd"])
+    under = [v["label"] for v in ceiling["variants"] if v["usd"] < 60]
+    if configured["usd"] >= 60:
+        assert "NOT MET as configured" in " ".join(output.split())
+        assert under and all(label in " ".join(output.split()) for label in under)
+    else:
+        assert "MET as configured" in output

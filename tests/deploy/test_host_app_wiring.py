@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.deploy.test_lightsail_credentials import _parse_env
+from tests.deploy.test_stack_model import crayon_stack
 from tests.support.moto_server import free_port
 from tests.support.playbook import ROOT, run_playbook
 
@@ -42,7 +43,7 @@ def _render(tmp_path: Path, **extra: Any) -> tuple[dict[str, str], dict[str, Any
 
 @pytest.mark.parametrize("target", ["ec2", "lightsail"])
 def test_host_run_alone_gets_the_names_the_aws_roles_use(tmp_path: Path, target: str) -> None:
-    """host.yml alone (no AWS play facts): the names derive from the stack's variables."""
+    """host.yml alone (no AWS play facts): the model is built from the inventory's declaration."""
     env, replica = _render(tmp_path, deploy_target=target, aws_region="eu-west-1", **STACK)
     assert env["CRAYON_S3_BUCKET"] == "crayon-wiring-data-123456789012"
     assert env["CRAYON_ADMIN_SECRET_ID"] == "crayon/wiring/admin"
@@ -50,6 +51,7 @@ def test_host_run_alone_gets_the_names_the_aws_roles_use(tmp_path: Path, target:
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert env["CRAYON_REPLICA_URL"] == "s3://crayon-wiring-replica-123456789012/db"
     assert env["CRAYON_ENV"] == "production"
+    assert env["CRAYON_ORIGIN_SECRET_ID"] == "crayon/wiring/origin-verify"
     assert replica == {
         "type": "s3",
         "bucket": "crayon-wiring-replica-123456789012",
@@ -59,21 +61,39 @@ def test_host_run_alone_gets_the_names_the_aws_roles_use(tmp_path: Path, target:
     }
 
 
-def test_values_of_the_aws_play_host_are_used(tmp_path: Path) -> None:
-    aws = {
-        "aws_region": "ap-south-1",
-        "aws_storage_data_bucket": "custom-data",
-        "aws_storage_replica_bucket": "custom-replica",
-        "aws_secrets_admin_name": "custom/admin",
-        "aws_secrets_session_name": "custom/session",
+def test_the_aws_play_hosts_model_is_used(tmp_path: Path) -> None:
+    """site.yml: the model preflight set on the AWS play's host wins over the inventory's."""
+    environment = {
+        "CRAYON_S3_BUCKET": "${bucket:data}",
+        "CRAYON_REPLICA_URL": "s3://${bucket:replica}/db",
+        "CRAYON_ADMIN_SECRET_ID": "${secret:admin}",
+        "CRAYON_SESSION_SECRET_ID": "${secret:session}",
+        "CRAYON_TRUSTED_PROXY_HOPS": "2",
     }
-    env, replica = _render(tmp_path, deploy_target="ec2", wiring_aws=aws, **STACK)
-    assert env["CRAYON_S3_BUCKET"] == "custom-data"
-    assert env["CRAYON_ADMIN_SECRET_ID"] == "custom/admin"
-    assert env["CRAYON_SESSION_SECRET_ID"] == "custom/session"
+    declared = {
+        "name": "custom",
+        "env": "prod",
+        "region": "ap-south-1",
+        "account_id": "123456789012",
+        "target": "ec2",
+        "buckets": [{"name": "data"}, {"name": "replica"}],
+        "secrets": [{"name": "admin"}, {"name": "session"}],
+    }
+    model = crayon_stack(declared, [{"name": "app", "environment": environment}])
+    env, replica = _render(
+        tmp_path, deploy_target="ec2", wiring_aws={"crayon_model": model}, **STACK
+    )
+    assert env["CRAYON_S3_BUCKET"] == "custom-prod-data-123456789012"
+    assert env["CRAYON_ADMIN_SECRET_ID"] == "custom/prod/admin"
+    assert env["CRAYON_SESSION_SECRET_ID"] == "custom/prod/session"
     assert env["AWS_REGION"] == "ap-south-1"
-    assert env["CRAYON_REPLICA_URL"] == "s3://custom-replica/db"
-    assert (replica["bucket"], replica["region"]) == ("custom-replica", "ap-south-1")
+    assert env["CRAYON_REPLICA_URL"] == "s3://custom-prod-replica-123456789012/db"
+    assert (replica["bucket"], replica["region"]) == (
+        "custom-prod-replica-123456789012",
+        "ap-south-1",
+    )
+    # What app_host sets for a host itself is not taken from the ECS-minded declaration.
+    assert env.get("CRAYON_TRUSTED_PROXY_HOPS") != "2"
 
 
 def test_the_operator_wins(tmp_path: Path) -> None:
@@ -92,7 +112,7 @@ def test_the_operator_wins(tmp_path: Path) -> None:
 
 
 def test_off_aws_nothing_is_added(tmp_path: Path) -> None:
-    """deploy_target ecs / unset (the local-host inventory): app_host's own defaults."""
+    """stack.target ecs (no host on AWS): app_host's own defaults."""
     operator = {"app_host_env": {"CRAYON_S3_BUCKET": "local-data"}}
     env, replica = _render(tmp_path, wiring_operator=operator, **STACK)
     assert env["CRAYON_S3_BUCKET"] == "local-data"
@@ -107,4 +127,4 @@ def test_both_playbooks_load_the_file_in_their_app_host_play(playbook: str) -> N
     assert len(app_plays) == 1
     assert app_plays[0]["vars_files"] == ["vars/host_app.yml"]
     test_plays = yaml.safe_load(PLAYBOOK.read_text())
-    assert test_plays[1]["vars_files"] == ["../../../playbooks/vars/host_app.yml"]
+    assert test_plays[1]["vars_files"][0] == "../../../playbooks/vars/host_app.yml"

@@ -116,7 +116,7 @@ def emulator_view(iam: Any) -> dict[str, dict[str, Any]]:
     """
     real: dict[str, dict[str, Any]] = {}
     principals = [
-        ("role", f"{NAME}-{s}") for s in ("github-deploy", "ecs-task", "ecs-execution", "host")
+        ("role", f"{NAME}-{s}") for s in ("github-deploy", "app-task", "ecs-execution", "host")
     ]
     principals.append(("user", f"{NAME}-lightsail-host"))
     for kind, name in principals:
@@ -221,7 +221,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             for name in (
                 "crayon/emulated/admin",
                 "crayon/emulated/session",
-                "crayon-emulated/origin-verify",
+                "crayon/emulated/origin-verify",
             )
         }
         secrets["lightsail key"] = lightsail_key["SecretAccessKey"]
@@ -402,7 +402,7 @@ def test_deploy_role_is_refused_outside_its_job(stack: Stack) -> None:
 
 
 def test_task_role_does_the_apps_storage_and_secrets_work(stack: Stack) -> None:
-    creds = assume(stack, "ecs-task")
+    creds = assume(stack, "app-task")
     s3 = client(stack, "s3", creds)
     s3.put_object(Bucket=DATA_BUCKET, Key="drawings/iam-test.json", Body=b"{}")
     assert s3.get_object(Bucket=DATA_BUCKET, Key="drawings/iam-test.json")["Body"].read() == b"{}"
@@ -410,7 +410,10 @@ def test_task_role_does_the_apps_storage_and_secrets_work(stack: Stack) -> None:
     sm = client(stack, "secretsmanager", creds)
     assert sm.get_secret_value(SecretId="crayon/emulated/admin")["SecretString"]
     assert sm.get_secret_value(SecretId="crayon/emulated/session")["SecretString"]
-    # One step outside: another prefix, another bucket, the origin secret, IAM, another service.
+    # The app fetches the origin secret by id too (CRAYON_ORIGIN_SECRET_ID): its service
+    # declares it in permissions.secrets.
+    assert sm.get_secret_value(SecretId="crayon/emulated/origin-verify")["SecretString"]
+    # One step outside: another prefix, another bucket, IAM, another service.
     refused(s3.put_object, Bucket=DATA_BUCKET, Key="outside/x", Body=b"x")
     refused(s3.put_object, Bucket=REPLICA_BUCKET, Key="elsewhere/x", Body=b"x")
     # Another secret (the origin secret) cannot be refused by moto, which authorises Secrets
@@ -421,14 +424,16 @@ def test_task_role_does_the_apps_storage_and_secrets_work(stack: Stack) -> None:
 
 
 def test_execution_role_reads_exactly_its_secrets(stack: Stack) -> None:
+    """Crayon's service injects no secret with valueFrom (the app fetches them by id), so the
+    ECS agent's role reads none."""
     creds = assume(stack, "ecs-execution")
     sm = client(stack, "secretsmanager", creds)
     for secret in (
         "crayon/emulated/admin",
         "crayon/emulated/session",
-        "crayon-emulated/origin-verify",
+        "crayon/emulated/origin-verify",
     ):
-        assert sm.get_secret_value(SecretId=secret)["SecretString"]
+        refused(sm.get_secret_value, SecretId=secret)
     refused(sm.list_secrets)
     refused(client(stack, "s3", creds).get_object, Bucket=DATA_BUCKET, Key="drawings/x")
     refused(client(stack, "iam", creds).list_roles)
@@ -478,7 +483,7 @@ def run_app_code(stack: Stack, creds: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("principal", ["ecs-task", "host", "lightsail"])
+@pytest.mark.parametrize("principal", ["app-task", "host", "lightsail"])
 def test_the_apps_own_code_works_with_each_app_principal(stack: Stack, principal: str) -> None:
     creds = lightsail_creds(stack) if principal == "lightsail" else assume(stack, principal)
     done = run_app_code(stack, creds)
@@ -592,22 +597,25 @@ def test_policies_scope_to_the_stacks_own_resources(stack: Stack) -> None:
     admin, session, origin = (
         arn + "crayon/emulated/admin-AbC123",
         arn + "crayon/emulated/session-AbC123",
-        arn + "crayon-emulated/origin-verify-AbC123",
+        arn + "crayon/emulated/origin-verify-AbC123",
     )
     other_secret = arn + "crayon/other/admin-AbC123"
     key_secret = arn + "crayon/emulated/lightsail-host-key-AbC123"
-    repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{NAME}"
+    repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{NAME}-app"
     service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{NAME}/{NAME}-app"
     p = stack.policies
-    for app in (f"{NAME}-ecs-task", f"{NAME}-host", f"{NAME}-lightsail-host"):
+    for app in (f"{NAME}-app-task", f"{NAME}-host", f"{NAME}-lightsail-host"):
         assert allows(p[app], "secretsmanager:GetSecretValue", admin)
         assert allows(p[app], "secretsmanager:GetSecretValue", session)
-        assert not allows(p[app], "secretsmanager:GetSecretValue", origin)
+        assert allows(p[app], "secretsmanager:GetSecretValue", origin)
         assert not allows(p[app], "secretsmanager:GetSecretValue", other_secret)
         assert not allows(p[app], "secretsmanager:GetSecretValue", key_secret)
     ex = p[f"{NAME}-ecs-execution"]
-    assert all(allows(ex, "secretsmanager:GetSecretValue", s) for s in (admin, session, origin))
-    assert not allows(ex, "secretsmanager:GetSecretValue", other_secret)
+    # No valueFrom secret in Crayon's service: the execution role reads none.
+    assert not any(
+        allows(ex, "secretsmanager:GetSecretValue", s)
+        for s in (admin, session, origin, other_secret)
+    )
     assert allows(ex, "ecr:BatchGetImage", repo)
     assert not allows(ex, "ecr:BatchGetImage", repo + "-other")
     dep = p[f"{NAME}-github-deploy"]
@@ -619,7 +627,7 @@ def test_policies_scope_to_the_stacks_own_resources(stack: Stack) -> None:
     assert not any(
         allows(dep, "secretsmanager:GetSecretValue", s) for s in (admin, session, origin)
     )
-    assert allows(dep, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{NAME}-ecs-task")
+    assert allows(dep, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{NAME}-app-task")
     assert not allows(dep, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/{NAME}-github-deploy")
     # No statement of any principal allows everything on a service.
     for name, policy in p.items():

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import jinja2
 import pytest
 import yaml
 
+from tests.deploy.test_stack_model import crayon_stack
 from tests.support.moto_server import MotoServer, free_port
 from tests.support.playbook import ROOT, PlaybookRun, run_playbook
 
@@ -277,6 +277,7 @@ def test_env_files_are_written_0600_root_by_units_yml() -> None:
 
 @pytest.mark.parametrize("playbook", ["site.yml", "host.yml"])
 def test_playbooks_name_the_secret_aws_iam_writes(playbook: str) -> None:
+    """Both playbooks and aws_iam take the key secret's name from the one stack model."""
     plays = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
     (task,) = [
         t
@@ -284,13 +285,17 @@ def test_playbooks_name_the_secret_aws_iam_writes(playbook: str) -> None:
         for t in play.get("pre_tasks", [])
         if "app_host_aws_key_secret_id" in t.get("ansible.builtin.set_fact", {})
     ]
-    assert task["when"] == "deploy_target | default('ecs') == 'lightsail'"
+    assert task["when"] == "host_app_on_aws | bool and host_app_model.target == 'lightsail'"
     expr = task["ansible.builtin.set_fact"]["app_host_aws_key_secret_id"]
-    defaults = yaml.safe_load((ROOT / "roles" / "aws_iam" / "defaults" / "main.yml").read_text())
-    render = jinja2.Environment(autoescape=True).from_string
-    names = {"crayon_name": "crayon", "crayon_env": "lstest"}
-    assert render(expr).render(names).strip() == SECRET
-    assert render(defaults["aws_iam_lightsail_key_secret_name"]).render(names) == SECRET
+    assert expr == "{{ host_app_model.names.lightsail_key_secret }}"
+    wiring = yaml.safe_load((ROOT / "playbooks" / "vars" / "stack.yml").read_text())
+    assert wiring["aws_iam_lightsail_key_secret_name"] == "{{ stack_names.lightsail_key_secret }}"
+    model = crayon_stack(
+        {"name": "crayon", "env": "lstest", "account_id": "123456789012", "target": "lightsail"},
+        [{"name": "app"}],
+    )
+    assert model["names"]["lightsail_key_secret"] == SECRET
+    assert model["names"]["roles"]["lightsail_user"] == USER
 
 
 @pytest.mark.parametrize(

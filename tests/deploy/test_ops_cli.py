@@ -300,7 +300,7 @@ def ecs_moto() -> Iterator[dict[str, str]]:
                 containerDefinitions=[
                     {
                         "name": "app",
-                        "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{STACK}:{tag}",
+                        "image": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{STACK}-app:{tag}",
                     }
                 ],
             )
@@ -311,11 +311,11 @@ def ecs_moto() -> Iterator[dict[str, str]]:
             desiredCount=1,
         )
         logs = boto3.client("logs", **kw)
-        logs.create_log_group(logGroupName=f"/ecs/{STACK}")
-        logs.create_log_stream(logGroupName=f"/ecs/{STACK}", logStreamName="app/app/task1")
+        logs.create_log_group(logGroupName=f"/ecs/{STACK}-app")
+        logs.create_log_stream(logGroupName=f"/ecs/{STACK}-app", logStreamName="app/app/task1")
         now = int(time.time() * 1000)
         logs.put_log_events(
-            logGroupName=f"/ecs/{STACK}",
+            logGroupName=f"/ecs/{STACK}-app",
             logStreamName="app/app/task1",
             logEvents=[
                 {"timestamp": now - 7_200_000, "message": "an old line from two hours ago"},
@@ -429,7 +429,7 @@ def test_first_deploy_is_site_push_deploy(tmp_path: Path) -> None:
             "layers": [],
         }
         boto3.client("ecr", **_client_kw(env)).put_image(
-            repositoryName=STACK, imageManifest=json.dumps(manifest), imageTag="1.0"
+            repositoryName=f"{STACK}-app", imageManifest=json.dumps(manifest), imageTag="1.0"
         )
         deploy = ops("--env", "emulated", "deploy", "1.0", env=env, timeout=900)
         assert deploy.returncode == 0, deploy.stdout[-6000:] + deploy.stderr[-2000:]

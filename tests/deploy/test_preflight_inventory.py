@@ -11,11 +11,15 @@ from tests.support.playbook import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAY = ROOT / "tests/deploy/playbooks/preflight_only.yml"
-# No account id: preflight makes no AWS call, so these runs need no emulator. The endpoint
-# variables still point at loopback (nothing listens there) in case one did.
+# The production inventory's stack declaration, with its group variables overridden below.
+INVENTORY = ROOT / "inventories/production"
+# No expected account (preflight_account_id ''): preflight makes no AWS call, so these runs
+# need no emulator. The endpoint variables still point at loopback (nothing listens there) in
+# case one did.
 ENV = {"AWS_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
 GOOD = {
-    "aws_account_id": "",
+    "aws_account_id": "123456789012",
+    "preflight_account_id": "",
     "crayon_env": "production",
     "deploy_target": "ecs",
     "github_repository": "crayon-demo/crayon",
@@ -28,7 +32,7 @@ GOOD = {
 
 
 def test_a_good_production_inventory_passes() -> None:
-    run = run_playbook(PLAY, ENV, extra_vars=GOOD)
+    run = run_playbook(PLAY, ENV, extra_vars=GOOD, inventory=INVENTORY)
     assert run.returncode == 0, run.output[-3000:]
 
 
@@ -52,7 +56,7 @@ def test_a_good_production_inventory_passes() -> None:
     ],
 )
 def test_a_bad_value_stops_with_what_to_set(override: dict[str, str], says: str) -> None:
-    run = run_playbook(PLAY, ENV, extra_vars={**GOOD, **override})
+    run = run_playbook(PLAY, ENV, extra_vars={**GOOD, **override}, inventory=INVENTORY)
     assert run.returncode != 0
     assert says in " ".join(run.output.split()), run.output[-3000:]
 
@@ -61,6 +65,7 @@ def test_opting_out_of_alerts_in_words_passes() -> None:
     run = run_playbook(
         PLAY,
         ENV,
+        inventory=INVENTORY,
         extra_vars={
             **GOOD,
             "alert_email": "",
@@ -74,6 +79,7 @@ def test_dev_may_run_without_an_alert_address() -> None:
     run = run_playbook(
         PLAY,
         ENV,
+        inventory=INVENTORY,
         extra_vars={**GOOD, "crayon_env": "dev", "github_environment": "dev", "alert_email": ""},
     )
     assert run.returncode == 0, run.output[-3000:]

@@ -184,10 +184,13 @@ def test_plain_http_is_refused_by_the_tls_only_policy(aws: Aws, bucket: str) -> 
 # --- registry and secrets ------------------------------------------------------------------
 def test_registry_scans_and_keeps_ten(aws: Aws) -> None:
     ecr = aws("ecr")
-    repo = ecr.describe_repositories(repositoryNames=[NAME])["repositories"][0]
+    # One repository per service, named <stack>-<env>-<service> (the stack model).
+    repo = ecr.describe_repositories(repositoryNames=[f"{NAME}-app"])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     assert repo["imageTagMutability"] == "MUTABLE"
-    policy = json.loads(ecr.get_lifecycle_policy(repositoryName=NAME)["lifecyclePolicyText"])
+    policy = json.loads(
+        ecr.get_lifecycle_policy(repositoryName=f"{NAME}-app")["lifecyclePolicyText"]
+    )
     (rule,) = policy["rules"]
     assert rule["selection"]["countType"] == "imageCountMoreThan"
     assert rule["selection"]["countNumber"] == 10
@@ -225,7 +228,7 @@ def _as_list(x: Any) -> list[Any]:
 def test_no_star_action_on_star_resource_anywhere(aws: Aws) -> None:
     iam = aws("iam")
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(NAME)]
-    assert sorted(roles) == [f"{NAME}-ecs-execution", f"{NAME}-ecs-task", f"{NAME}-github-deploy"]
+    assert sorted(roles) == [f"{NAME}-app-task", f"{NAME}-ecs-execution", f"{NAME}-github-deploy"]
     for role in roles:
         for doc in _policies(aws, role):
             for st in doc["Statement"]:
@@ -239,20 +242,15 @@ def test_no_star_action_on_star_resource_anywhere(aws: Aws) -> None:
                     assert writes <= ALLOWED_STAR_RESOURCE_ACTIONS, (role, st)
 
 
-def test_execution_role_pulls_its_repo_logs_and_reads_three_secrets(aws: Aws) -> None:
+def test_execution_role_pulls_its_repo_and_logs_and_reads_no_secret(aws: Aws) -> None:
+    """Crayon's service injects no secret with valueFrom (the app fetches them by id)."""
     (doc,) = _policies(aws, f"{NAME}-ecs-execution")
     by_sid = {st["Sid"]: st for st in doc["Statement"]}
-    assert by_sid["EcrPull"]["Resource"] == f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/{NAME}"
-    assert by_sid["Logs"]["Resource"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/{NAME}:*"
-    assert sorted(by_sid["Secrets"]["Resource"]) == sorted(
-        [
-            # The emulated inventory ends secret ARNs with "-*" (aws_iam_secret_arn_suffix:
-            # moto's matcher crashes on "?"); AWS inventories keep "-??????".
-            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:crayon/emulated/admin-*",
-            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:crayon/emulated/session-*",
-            f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{NAME}/origin-verify-*",
-        ]
-    )
+    repo = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/{NAME}-app"
+    assert by_sid["EcrPull"]["Resource"] == [repo]
+    logs = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/{NAME}-app:*"
+    assert by_sid["Logs"]["Resource"] == [logs]
+    assert "Secrets" not in by_sid
     trust = aws("iam").get_role(RoleName=f"{NAME}-ecs-execution")["Role"][
         "AssumeRolePolicyDocument"
     ]
@@ -260,7 +258,7 @@ def test_execution_role_pulls_its_repo_logs_and_reads_three_secrets(aws: Aws) ->
 
 
 def test_task_role_only_its_prefixes_replica_and_secrets(aws: Aws) -> None:
-    (doc,) = _policies(aws, f"{NAME}-ecs-task")
+    (doc,) = _policies(aws, f"{NAME}-app-task")
     resources = [r for st in doc["Statement"] for r in _as_list(st["Resource"])]
     for r in resources:
         assert (
@@ -291,11 +289,11 @@ def test_deploy_role_trusts_github_oidc_and_passes_only_two_roles(aws: Aws) -> N
     passrole = [s for s in doc["Statement"] if "iam:PassRole" in _as_list(s["Action"])]
     assert len(passrole) == 1
     assert sorted(passrole[0]["Resource"]) == [
+        f"arn:aws:iam::{ACCOUNT}:role/{NAME}-app-task",
         f"arn:aws:iam::{ACCOUNT}:role/{NAME}-ecs-execution",
-        f"arn:aws:iam::{ACCOUNT}:role/{NAME}-ecs-task",
     ]
     service = [s for s in doc["Statement"] if "ecs:UpdateService" in _as_list(s["Action"])]
-    assert service[0]["Resource"] == f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/{NAME}/{NAME}-app"
+    assert service[0]["Resource"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/{NAME}/{NAME}-app"]
     providers = aws("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
     assert any(p["Arn"] == st["Principal"]["Federated"] for p in providers)
 
@@ -317,16 +315,16 @@ def _service(aws: Aws) -> dict[str, Any]:
 
 
 def test_task_definition(aws: Aws) -> None:
-    ecs, sm = aws("ecs"), aws("secretsmanager")
+    ecs = aws("ecs")
     td = ecs.describe_task_definition(taskDefinition=_service(aws)["taskDefinition"])[
         "taskDefinition"
     ]
     assert (td["cpu"], td["memory"]) == ("256", "512")
     assert td["networkMode"] == "awsvpc" and "FARGATE" in td["requiresCompatibilities"]
     assert td["executionRoleArn"].endswith(f"role/{NAME}-ecs-execution")
-    assert td["taskRoleArn"].endswith(f"role/{NAME}-ecs-task")
+    assert td["taskRoleArn"].endswith(f"role/{NAME}-app-task")
     (c,) = td["containerDefinitions"]
-    assert c["image"] == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{NAME}:v2", (
+    assert c["image"] == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{NAME}-app:v2", (
         "deploy.yml shipped v2"
     )
     assert c["portMappings"][0]["containerPort"] == 8000
@@ -340,24 +338,17 @@ def test_task_definition(aws: Aws) -> None:
     assert env["CRAYON_REPLICA_URL"] == f"s3://{REPLICA_BUCKET}/db"
     assert env["CRAYON_ADMIN_SECRET_ID"] == "crayon/emulated/admin"
     assert env["CRAYON_SESSION_SECRET_ID"] == "crayon/emulated/session"
+    assert env["CRAYON_ORIGIN_SECRET_ID"] == "crayon/emulated/origin-verify"
     # Viewer -> CloudFront -> ALB -> task.
     assert env["CRAYON_TRUSTED_PROXY_HOPS"] == "2"
     assert env["CRAYON_FORWARDED_ALLOW_IPS"] == "*"
     assert not any("hash" in k.lower() or "key" in k.lower() for k in env), (
         "secrets never as plain env"
     )
-    secrets = {s["name"]: s["valueFrom"] for s in c["secrets"]}
-    admin_arn = sm.describe_secret(SecretId="crayon/emulated/admin")["ARN"]
-    session_arn = sm.describe_secret(SecretId="crayon/emulated/session")["ARN"]
-    origin_arn = sm.describe_secret(SecretId=f"{NAME}/origin-verify")["ARN"]
-    assert secrets == {
-        "CRAYON_ADMIN_PASSWORD_HASH": f"{admin_arn}:password_hash::",
-        "CRAYON_SESSION_KEY": f"{session_arn}:session_key::",
-        # The whole plain-string secret CloudFront sends as X-Origin-Verify (aws_cdn).
-        "CRAYON_ORIGIN_SECRET": origin_arn,
-    }
+    # The app fetches its secrets by id: nothing injected with valueFrom.
+    assert c.get("secrets", []) == []
     log = c["logConfiguration"]
-    assert log["logDriver"] == "awslogs" and log["options"]["awslogs-group"] == f"/ecs/{NAME}"
+    assert log["logDriver"] == "awslogs" and log["options"]["awslogs-group"] == f"/ecs/{NAME}-app"
 
 
 def test_service_single_writer_with_circuit_breaker(aws: Aws) -> None:
@@ -380,7 +371,7 @@ def test_service_single_writer_with_circuit_breaker(aws: Aws) -> None:
 
 def test_log_group_retention(aws: Aws) -> None:
     groups = aws("logs").describe_log_groups(logGroupNamePrefix=f"/ecs/{NAME}")["logGroups"]
-    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [(f"/ecs/{NAME}", 7)]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [(f"/ecs/{NAME}-app", 7)]
 
 
 def test_alb_https_redirect_and_target_group_health_checks(
@@ -391,7 +382,7 @@ def test_alb_https_redirect_and_target_group_health_checks(
     assert lb["Scheme"] == "internet-facing"
     assert lb["SecurityGroups"] == [_groups(aws)[f"{NAME}-alb"]["GroupId"]]
     assert len(lb["AvailabilityZones"]) == 2
-    (tg,) = elb.describe_target_groups(Names=[f"{NAME}-tg"])["TargetGroups"]
+    (tg,) = elb.describe_target_groups(Names=[f"{NAME}-app"])["TargetGroups"]
     assert (tg["Protocol"], tg["Port"], tg["TargetType"]) == ("HTTP", 8000, "ip")
     assert tg["HealthCheckPath"] == "/healthz"
     assert (tg["HealthCheckIntervalSeconds"], tg["HealthCheckTimeoutSeconds"]) == (15, 5)
