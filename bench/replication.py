@@ -63,7 +63,7 @@ def standalone(
         data_dir=work,
         replica_url=f"s3://{BUCKET}/{prefix}",
         aws_endpoint_url=moto.url,
-        extra={"CRAYON_LITESTREAM_SOCKET": str(work / "ls.sock")},
+        litestream_socket=str(work / "ls.sock"),
     )
     paths = config.paths_for(settings)
     config.write(settings, paths)

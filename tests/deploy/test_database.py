@@ -387,3 +387,19 @@ def test_a_bad_restore_request_changes_nothing(
     assert bad.returncode != 0
     assert "NOT RESTORED" in bad.output and said in bad.output
     assert [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]] == before
+
+
+def test_check_mode_on_an_empty_account_says_what_it_would_build(moto: MotoServer) -> None:
+    moto.reset()
+    env = moto.env()
+    net = network(env)
+    check = run_playbook(PLAYBOOK, env, role_vars(net), check=True)
+    assert check.returncode == 0, check.output[-4000:]
+    assert check.changed_tasks() == [
+        "aws_database : Database security group (the database port, from the backend's group only)",
+        "aws_database : DB subnet group over the private subnets",
+        "aws_database : Instance with its master password generated and kept by RDS in Secrets "
+        "Manager",
+    ]
+    assert client(env, "rds").describe_db_instances()["DBInstances"] == []
+    assert client(env, "rds").describe_db_subnet_groups()["DBSubnetGroups"] == []

@@ -67,12 +67,11 @@ def ecs_moto() -> Iterator[MotoServer]:
         server.stop()
 
 
-@pytest.fixture
-def stack(ecs_moto: MotoServer) -> dict[str, Any]:
+def build_stack(server: MotoServer) -> dict[str, Any]:
     """Two declared secrets and three services: api injects the API key (valueFrom), worker
     gets the session secret's name in its environment, web uses neither."""
-    ecs_moto.reset()
-    env = ecs_moto.env()
+    server.reset()
+    env = server.env()
     sm = client(env, "secretsmanager")
     gemini = sm.create_secret(Name="shop/prod/gemini-api-key", SecretString="AIzaOLD")["ARN"]
     sm.create_secret(
@@ -94,6 +93,11 @@ def stack(ecs_moto: MotoServer) -> dict[str, Any]:
             cluster=CLUSTER, serviceName=name, taskDefinition=f"{CLUSTER}-{name}", desiredCount=1
         )
     return {"env": env, "gemini_arn": gemini}
+
+
+@pytest.fixture
+def stack(ecs_moto: MotoServer) -> dict[str, Any]:
+    return build_stack(ecs_moto)
 
 
 def asked(**extra: Any) -> dict[str, Any]:
