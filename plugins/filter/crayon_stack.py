@@ -56,7 +56,13 @@ ROLES = (
     "aws_cdn",
     "aws_monitoring",
     "aws_budget",
+    "aws_kms",
+    "aws_database",
 )
+# Roles that run only when the stack declares what they build (stack.kms, stack.database).
+OPTIONAL_ROLES = ("aws_kms", "aws_database")
+DATABASE_ENGINES = ("postgres", "aurora-postgresql")
+DB_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 ARCHITECTURES = ("X86_64", "ARM64")
 SCALING_METRICS = ("none", "cpu", "requests")
@@ -200,7 +206,7 @@ def _stack(raw: Any) -> dict:
         (
             "name", "env", "region", "account_id", "target", "tags", "network",
             "certificate_arn", "roles", "buckets", "secrets", "origin_secret",
-            "secret_arn_suffix",
+            "secret_arn_suffix", "kms", "database",
         ),
     )  # fmt: skip
     stack: dict[str, Any] = {
@@ -252,7 +258,18 @@ def _stack(raw: Any) -> dict:
         )
     roles = _mapping(where, "roles", decl.get("roles"))
     _unknown(where, "roles", roles, ROLES)
-    stack["roles"] = {r: _bool(where, f"roles.{r}", roles.get(r, True)) for r in ROLES}
+    stack["kms"] = _bool(where, "kms", decl.get("kms", False))
+    stack["database"] = _database(where, decl.get("database"), stack["kms"])
+    declared = {"aws_kms": stack["kms"], "aws_database": stack["database"] is not None}
+    stack["roles"] = {
+        r: _bool(where, f"roles.{r}", roles.get(r, declared.get(r, True))) for r in ROLES
+    }
+    for role in OPTIONAL_ROLES:
+        if stack["roles"][role] and not declared[role]:
+            what = "kms: true" if role == "aws_kms" else "a database: mapping"
+            raise where.fail(
+                f"roles.{role}", "is on but the stack declares nothing for it", f"declare {what}"
+            )
     stack["buckets"] = _buckets(where, decl.get("buckets"))
     stack["secrets"] = _secrets(where, decl.get("secrets"))
     origin = str(decl.get("origin_secret") or "")
@@ -264,6 +281,58 @@ def _stack(raw: Any) -> dict:
         )
     stack["origin_secret"] = origin
     return stack
+
+
+def _database(where: _Where, raw: Any, kms: bool) -> dict | None:
+    """A managed database (roles/aws_database) for a service that outgrows SQLite."""
+    if raw is None:
+        return None
+    decl = _mapping(where, "database", raw)
+    _unknown(
+        where,
+        "database",
+        decl,
+        (
+            "engine", "engine_version", "instance_class", "allocated_storage", "multi_az",
+            "read_replica", "deletion_protection", "backup_retention_days", "backend", "db_name",
+        ),
+    )  # fmt: skip
+    if not decl.get("backend"):
+        raise where.fail(
+            "database.backend",
+            "is missing: nothing would be allowed to reach the database",
+            "name the service whose security group may connect (database.backend: <service>)",
+        )
+    if not kms:
+        raise where.fail(
+            "database",
+            "is declared without the stack's key (it is encrypted with it)",
+            "set stack.kms: true",
+        )
+    engine = _choice(where, "database.engine", decl.get("engine", "postgres"), DATABASE_ENGINES)
+
+    def flag(field: str, default: bool) -> bool:
+        return _bool(where, f"database.{field}", decl.get(field, default))
+
+    return {
+        "engine": engine,
+        "engine_version": str(decl.get("engine_version") or "16.4"),
+        "instance_class": str(decl.get("instance_class") or "db.t4g.micro"),
+        "allocated_storage": _int(
+            where, "database.allocated_storage", decl.get("allocated_storage", 20), 20, 65536
+        ),
+        "multi_az": flag("multi_az", False),
+        "read_replica": flag("read_replica", False),
+        "deletion_protection": flag("deletion_protection", True),
+        "backup_retention_days": _int(
+            where, "database.backup_retention_days", decl.get("backup_retention_days", 7), 1, 35
+        ),
+        "backend": str(decl["backend"]),
+        "db_name": _text(
+            where, "database.db_name", decl.get("db_name", "app"), DB_NAME_RE,
+            "a lower-case database name",
+        ),
+    }  # fmt: skip
 
 
 def _buckets(where: _Where, raw: Any) -> list[dict]:
@@ -731,6 +800,14 @@ def _names(stack: dict, services: list[dict]) -> dict:
         "flow_logs_group": f"/vpc/{prefix}/flow-logs",
         "distribution_comment": f"{prefix} (Crayon kit, role aws_cdn)",
         "host": prefix,
+        "kms_alias": f"alias/{prefix}",
+        "database": {
+            "instance": f"{prefix}-db",
+            "replica": f"{prefix}-db-replica",
+            "cluster": f"{prefix}-db",
+            "subnet_group": f"{prefix}-db",
+            "security_group": f"{prefix}-db",
+        },
         "services": {},
     }
     if len(names["alb"]) > 32:
@@ -946,6 +1023,12 @@ def crayon_stack(stack: Any, services: Any, image_tag: str = "latest") -> dict:
             "on one host; declare one service or set stack.target: ecs"
         )
     _check_routes(parsed)
+    database = model["database"]
+    if database is not None and database["backend"] not in {s["name"] for s in parsed}:
+        raise AnsibleFilterError(
+            f"stack: database.backend names {database['backend']!r}, which is not a declared "
+            "service: the database would admit no one; name the service that uses it"
+        )
     names = _names(model, parsed)
     for svc in parsed:
         _wire(svc, model, names, str(image_tag or "latest"))

@@ -418,3 +418,30 @@ def test_every_role_of_site_yml_can_be_switched_off() -> None:
     assert aws["vars_files"] == ["vars/stack.yml"]
     for entry in aws["roles"]:
         assert f"crayon_model.roles.{entry['role']}" in entry["when"], entry
+
+
+# --- A managed database and the stack's key (issue 11) ----------------------------------------
+
+
+def test_database_needs_its_backend_service() -> None:
+    msg = refused(stack={**STACK, "kms": True, "database": {}})
+    assert "database.backend" in msg and "name the service" in msg
+    msg = refused(stack={**STACK, "kms": True, "database": {"backend": "worker"}})
+    assert "'worker', which is not a declared service" in msg
+
+
+def test_database_needs_the_stack_key() -> None:
+    msg = refused(stack={**STACK, "database": {"backend": "api"}})
+    assert "stack.kms: true" in msg
+
+
+def test_database_and_key_switch_their_roles_on_and_get_names() -> None:
+    plain = model()
+    assert plain["roles"]["aws_kms"] is False and plain["roles"]["aws_database"] is False
+    built = model(stack={**STACK, "kms": True, "database": {"backend": "api", "multi_az": True}})
+    assert built["roles"]["aws_kms"] and built["roles"]["aws_database"]
+    assert built["database"]["multi_az"] is True and built["database"]["deletion_protection"]
+    assert built["names"]["kms_alias"] == "alias/shop-prod"
+    assert built["names"]["database"]["instance"] == "shop-prod-db"
+    msg = refused(stack={**STACK, "roles": {"aws_database": True}})
+    assert "roles.aws_database" in msg and "declare a database" in msg
