@@ -8,6 +8,7 @@ directly, so these tests exercise roles/aws_ecs alone.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from typing import Any
@@ -25,10 +26,10 @@ SECRETS = {
 }
 
 
-def names() -> dict[str, Any]:
+def names(tags: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "prefix": PREFIX,
-        "tags": dict(TAGS),
+        "tags": dict(tags or TAGS),
         "vpc": PREFIX,
         "subnets": {
             "public": [f"{PREFIX}-public-1", f"{PREFIX}-public-2"],
@@ -146,9 +147,11 @@ def dash_service(tag: str = "1.0") -> dict[str, Any]:
     }
 
 
-def role_vars(*services: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def role_vars(
+    *services: dict[str, Any], tags: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
     """The variables site.yml passes to aws_ecs (plus any extra role variable)."""
-    n = names()
+    n = names(tags)
     for s in services:
         n["services"][s["name"]] = s["names"]
     return {
@@ -187,10 +190,8 @@ MANIFEST = json.dumps(
 
 def push_image(env: dict[str, str], repository: str, tag: str) -> None:
     ecr = client(env, "ecr")
-    try:
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
         ecr.create_repository(repositoryName=repository)
-    except ecr.exceptions.RepositoryAlreadyExistsException:
-        pass
     ecr.put_image(repositoryName=repository, imageManifest=MANIFEST, imageTag=tag)
 
 

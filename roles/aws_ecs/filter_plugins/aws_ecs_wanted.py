@@ -79,7 +79,9 @@ def _listeners(
     cert = settings.get("certificate_arn") or ""
     if not cert:
         foreign = list(ids.get("@foreign_rules:HTTP:80", []))
-        return [{"Protocol": "HTTP", "Port": 80, "DefaultActions": forward, "Rules": rules + foreign}]
+        return [
+            {"Protocol": "HTTP", "Port": 80, "DefaultActions": forward, "Rules": rules + foreign}
+        ]
     https = {
         "Protocol": "HTTPS",
         "Port": 443,
@@ -237,7 +239,11 @@ def _service_wanted(
             "cluster": names["cluster"],
             "service": n["service"],
             "capacity_provider_strategy": [
-                {"capacity_provider": c["provider"], "base": int(c["base"]), "weight": int(c["weight"])}
+                {
+                    "capacity_provider": c["provider"],
+                    "base": int(c["base"]),
+                    "weight": int(c["weight"]),
+                }
                 for c in svc["capacity"]
             ],
         },

@@ -93,7 +93,11 @@ def main() -> None:
             module.fail_json(msg=f"ECS service {p['service']} does not exist in {p['cluster']}")
         have = sorted(
             (
-                {"capacityProvider": s["capacityProvider"], "base": s.get("base", 0), "weight": s.get("weight", 0)}
+                {
+                    "capacityProvider": s["capacityProvider"],
+                    "base": s.get("base", 0),
+                    "weight": s.get("weight", 0),
+                }
                 for s in found[0].get("capacityProviderStrategy", [])
             ),
             key=lambda i: i["capacityProvider"],

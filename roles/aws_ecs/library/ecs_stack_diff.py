@@ -81,8 +81,8 @@ alb_attributes:
 services:
   description: >-
     Per service name, the same for log_group, task_definition, target_group, service and
-    scaling, service_capacity and service_tags; plus image_missing (no task until the first image is pushed),
-    desired_count (now) and revisions.
+    scaling, service_capacity and service_tags; plus image_missing (no task until the first
+    image is pushed), desired_count (now) and revisions.
   returned: always
   type: dict
 stale_services:
@@ -90,8 +90,15 @@ stale_services:
   returned: always
   type: list
   elements: str
+existing_services:
+  description: The declared ECS services that exist (by their ECS names).
+  returned: always
+  type: list
+  elements: str
 stale_rules:
-  description: Listener rules forwarding to one of the stack's target groups that no declared service owns.
+  description: >-
+    Listener rules forwarding to one of the stack's target groups that no declared service
+    owns (the ALB write removes them).
   returned: always
   type: list
   elements: dict
@@ -99,8 +106,9 @@ stale_rules:
 
 import contextlib  # noqa: E402 - Ansible modules document themselves first
 import copy  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 with contextlib.suppress(ImportError):  # the unit test imports this file without Ansible
     from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
@@ -123,14 +131,14 @@ _ORDERLESS: dict[str, Callable[[Any], Any]] = {
     "Conditions": lambda c: c.get("Field", "") if isinstance(c, dict) else str(c),
     "Values": str,
     "Rules": lambda r: int(r.get("Priority", 0)) if isinstance(r, dict) else 0,
-    "capacity_provider_strategy": lambda s: s.get("capacity_provider", "")
-    if isinstance(s, dict)
-    else str(s),
+    "capacity_provider_strategy": lambda s: (
+        s.get("capacity_provider", "") if isinstance(s, dict) else str(s)
+    ),
 }
 # Dicts compared whole (extra keys in AWS count), not as "the wanted keys are there".
 _EXACT = {"tags"}
 # Keys of the wanted dict that are the reader's inputs, not settings to compare.
-_NOT_SETTINGS = {"plan", "state"}
+_NOT_SETTINGS = {"plan"}
 
 
 class Clients:
@@ -169,7 +177,7 @@ def compare(want: Any, have: Any, key: str = "") -> bool:
         order = _ORDERLESS.get(key)
         if order:
             want, have = sorted(want, key=order), sorted(have, key=order)
-        return all(compare(w, h, key + "[]") for w, h in zip(want, have))
+        return all(compare(w, h, key + "[]") for w, h in zip(want, have, strict=True))
     return _norm(want) == _norm(have)
 
 
@@ -251,7 +259,11 @@ def read_cluster(ecs: Any, name: str) -> dict[str, Any] | None:
         "name": c["clusterName"],
         "capacity_providers": c.get("capacityProviders", []),
         "capacity_provider_strategy": [
-            {"capacity_provider": s["capacityProvider"], "weight": s.get("weight", 0), "base": s.get("base", 0)}
+            {
+                "capacity_provider": s["capacityProvider"],
+                "weight": s.get("weight", 0),
+                "base": s.get("base", 0),
+            }
             for s in c.get("defaultCapacityProviderStrategy", [])
         ],
         "container_insights": {s["name"]: s["value"] for s in c.get("settings", [])}.get(
@@ -291,7 +303,9 @@ def read_revisions(ecs: Any, family: str) -> list[str]:
     for page in ecs.get_paginator("list_task_definitions").paginate(
         familyPrefix=family, status="ACTIVE"
     ):
-        arns += [a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family]
+        arns += [
+            a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family
+        ]
     return arns
 
 
@@ -315,13 +329,16 @@ def read_target_groups(elbv2: Any, names: list[str], prefix: str) -> dict[str, A
         for tg in page["TargetGroups"]:
             if tg["TargetGroupName"] in names or tg["TargetGroupName"].startswith(prefix + "-"):
                 found[tg["TargetGroupName"]] = tg
-    out: dict[str, Any] = {"arns": {n: tg["TargetGroupArn"] for n, tg in found.items()}, "groups": {}}
+    out: dict[str, Any] = {
+        "arns": {n: tg["TargetGroupArn"] for n, tg in found.items()},
+        "groups": {},
+    }
     wanted = [found[n] for n in names if n in found]
     tags: dict[str, dict[str, str]] = {}
     for i in range(0, len(wanted), 20):
-        for d in elbv2.describe_tags(ResourceArns=[t["TargetGroupArn"] for t in wanted[i : i + 20]])[
-            "TagDescriptions"
-        ]:
+        for d in elbv2.describe_tags(
+            ResourceArns=[t["TargetGroupArn"] for t in wanted[i : i + 20]]
+        )["TagDescriptions"]:
             tags[d["ResourceArn"]] = _tags(d.get("Tags"))
     for tg in wanted:
         attrs = {
@@ -362,7 +379,9 @@ def _rule(r: dict[str, Any]) -> dict[str, Any]:
     conditions = []
     for c in r.get("Conditions", []):
         config = c.get("PathPatternConfig") or c.get("HostHeaderConfig") or {}
-        conditions.append({"Field": c["Field"], "Values": c.get("Values") or config.get("Values", [])})
+        conditions.append(
+            {"Field": c["Field"], "Values": c.get("Values") or config.get("Values", [])}
+        )
     return {
         "Priority": int(r["Priority"]),
         "Conditions": conditions,
@@ -410,7 +429,11 @@ def read_alb(elbv2: Any, name: str) -> dict[str, Any] | None:
         ),
     }
     # A missing access-log key (moto) means off, as on a new AWS load balancer.
-    logs = {"access_logs.s3.enabled": "false", "access_logs.s3.bucket": "", "access_logs.s3.prefix": ""}
+    logs = {
+        "access_logs.s3.enabled": "false",
+        "access_logs.s3.bucket": "",
+        "access_logs.s3.prefix": "",
+    }
     logs.update({k: v for k, v in attrs.items() if k.startswith("access_logs.s3.")})
     return {
         "arn": arn,
@@ -474,7 +497,10 @@ def service_shape(s: dict[str, Any]) -> dict[str, Any]:
         "deployment_configuration": {
             "minimum_healthy_percent": dc.get("minimumHealthyPercent"),
             "maximum_percent": dc.get("maximumPercent"),
-            "deployment_circuit_breaker": {"enable": cb.get("enable"), "rollback": cb.get("rollback")},
+            "deployment_circuit_breaker": {
+                "enable": cb.get("enable"),
+                "rollback": cb.get("rollback"),
+            },
         },
         "propagate_tags": s.get("propagateTags"),
     }
@@ -523,8 +549,10 @@ def scaling_shape(want: dict[str, Any], read: dict[str, Any]) -> dict[str, Any] 
 # ------------------------------------------------------------------------------- the diff
 
 
-def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool = False) -> dict[str, Any]:
-    """Read everything in parallel, resolve the references, compare. Read-only."""
+def read_all(
+    client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool = False
+) -> dict[str, Any]:
+    """Every read the comparison needs, side by side. Read-only."""
     lookup = wanted["lookup"]
     services = wanted["services"]
     cluster_name = wanted["cluster"]["name"]
@@ -532,7 +560,8 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
     service_names = [s["service"]["name"] for s in services.values()]
     resource_ids = [s["scaling"]["resource_id"] for s in services.values()]
     ec2, sm, ecs, elbv2, logs, aas, ecr = (
-        client(n) for n in ("ec2", "secretsmanager", "ecs", "elbv2", "logs", "application-autoscaling", "ecr")
+        client(n)
+        for n in ("ec2", "secretsmanager", "ecs", "elbv2", "logs", "application-autoscaling", "ecr")
     )
     jobs: dict[str, Callable[[], Any]] = {
         "network": lambda: read_network(ec2, lookup),
@@ -546,9 +575,13 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
     for name, svc in services.items():
         jobs["log:" + name] = lambda g=svc["log_group"]["log_group_name"]: read_log_group(logs, g)
         # The family's latest revision stands in for a service that does not exist yet.
-        jobs["family:" + name] = lambda f=svc["task_definition"]["family"]: read_task_definition(ecs, f)
+        jobs["family:" + name] = lambda f=svc["task_definition"]["family"]: read_task_definition(
+            ecs, f
+        )
         if revisions:
-            jobs["revisions:" + name] = lambda f=svc["task_definition"]["family"]: read_revisions(ecs, f)
+            jobs["revisions:" + name] = lambda f=svc["task_definition"]["family"]: read_revisions(
+                ecs, f
+            )
     with ThreadPoolExecutor(max_workers=8) as pool:
         futures = {k: pool.submit(fn) for k, fn in jobs.items()}
         read = {k: f.result() for k, f in futures.items()}
@@ -557,11 +590,40 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
     # Second round: the task definitions the services run (their ARNs came with the services).
     with ThreadPoolExecutor(max_workers=8) as pool:
         tds = {
-            name: pool.submit(read_task_definition, ecs, running[svc["service"]["name"]]["taskDefinition"])
+            name: pool.submit(
+                read_task_definition, ecs, running[svc["service"]["name"]]["taskDefinition"]
+            )
             for name, svc in services.items()
             if svc["service"]["name"] in running
         }
-        current_td = {name: f.result() for name, f in tds.items()}
+        read["current_td"] = {name: f.result() for name, f in tds.items()}
+    # Third: is the image there, for a service without tasks yet (first deploy)?
+    read["image_exists"] = {}
+    for name, svc in services.items():
+        live = running.get(svc["service"]["name"])
+        if svc["plan"]["deploying"] or (live is not None and live.get("desiredCount", 0) > 0):
+            continue
+        container = svc["task_definition"]["containers"][0]["name"]
+        images = {
+            c["name"]: c["image"]
+            for c in (read["current_td"].get(name) or {}).get("containerDefinitions", [])
+        }
+        read["image_exists"][name] = image_exists(
+            ecr, images.get(container, svc["plan"]["image_default"])
+        )
+    return read
+
+
+def compare_all(
+    wanted: dict[str, Any], read: dict[str, Any], revisions: bool = False
+) -> dict[str, Any]:
+    """Resolve the references with what was read and compare resource by resource."""
+    lookup = wanted["lookup"]
+    services = wanted["services"]
+    tg_names = [s["target_group"]["name"] for s in services.values()]
+    service_names = [s["service"]["name"] for s in services.values()]
+    running = read["services"]["services"]
+    current_td = read["current_td"]
 
     ids: dict[str, Any] = {**read["network"], **read["secrets"]}
     ids.update({"@tg:" + n: arn for n, arn in read["target_groups"]["arns"].items()})
@@ -578,22 +640,23 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
         live = running.get(svc["service"]["name"])
         td = current_td.get(name) or (None if live else read["family:" + name])
         container = svc["task_definition"]["containers"][0]["name"]
-        images = {c["name"]: c["image"] for c in (current_td.get(name) or {}).get("containerDefinitions", [])}
+        images = {
+            c["name"]: c["image"]
+            for c in (current_td.get(name) or {}).get("containerDefinitions", [])
+        }
         plan = svc["plan"]
         ids["@image:" + name] = images.get(container, plan["image_default"])
         if alb and "@tg:" + svc["target_group"]["name"] in ids:
             tg_arn = ids["@tg:" + svc["target_group"]["name"]]
-            ids["@label:" + name] = alb["arn"].split(":loadbalancer/", 1)[1] + "/" + tg_arn.rsplit(":", 1)[1]
+            ids["@label:" + name] = (
+                alb["arn"].split(":loadbalancer/", 1)[1] + "/" + tg_arn.rsplit(":", 1)[1]
+            )
         want_td = _resolve(svc["task_definition"], ids)
         td_state = differs(want_td, task_definition_shape(td) if td else None)
         if td_state["in_sync"] and td:
             ids["@taskdef:" + name] = f"{td['family']}:{td['revision']}"
         now = live.get("desiredCount", 0) if live else None
-        image_missing = (
-            not plan["deploying"]
-            and (live is None or now == 0)
-            and not image_exists(ecr, ids["@image:" + name])
-        )
+        image_missing = not read["image_exists"].get(name, True)
         if image_missing:
             ids["@desired:" + name] = 0
         elif plan["scaled"] and live is not None and now:
@@ -607,7 +670,8 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
             "log_group": differs(svc["log_group"], read["log:" + name]),
             "task_definition": td_state,
             "target_group": differs(
-                _resolve(svc["target_group"], ids), read["target_groups"]["groups"].get(svc["target_group"]["name"])
+                _resolve(svc["target_group"], ids),
+                read["target_groups"]["groups"].get(svc["target_group"]["name"]),
             ),
             "service": svc_state,
             "service_capacity": differs(
@@ -616,7 +680,11 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
                     "cluster": live["clusterArn"].rsplit("/", 1)[-1],
                     "service": live["serviceName"],
                     "capacity_provider_strategy": [
-                        {"capacity_provider": c["capacityProvider"], "base": c.get("base", 0), "weight": c.get("weight", 0)}
+                        {
+                            "capacity_provider": c["capacityProvider"],
+                            "base": c.get("base", 0),
+                            "weight": c.get("weight", 0),
+                        }
                         for c in live.get("capacityProviderStrategy", [])
                     ],
                 }
@@ -659,8 +727,11 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
                     kept.append(r)
                     if not targets <= declared:
                         stale_rules.append(
-                            {"listener": f"{li['Protocol']}:{li['Port']}", "priority": r["Priority"],
-                             "target_groups": sorted(t.rsplit(":", 1)[1] for t in targets)}
+                            {
+                                "listener": f"{li['Protocol']}:{li['Port']}",
+                                "priority": r["Priority"],
+                                "target_groups": sorted(t.rsplit(":", 1)[1] for t in targets),
+                            }
                         )
                 else:
                     ids.setdefault(f"@foreign_rules:{li['Protocol']}:{li['Port']}", []).append(r)
@@ -678,7 +749,9 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
             "cluster": differs(wanted["cluster"], cluster),
             "cluster_settings": differs(
                 wanted["cluster_settings"],
-                {"cluster": cluster["name"], "container_insights": cluster["container_insights"]} if cluster else None,
+                {"cluster": cluster["name"], "container_insights": cluster["container_insights"]}
+                if cluster
+                else None,
             ),
             "alb": {
                 **differs(want_alb, current_alb),
@@ -697,9 +770,17 @@ def diff(client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool =
                 if s.startswith(lookup["prefix"] + "-") and s not in service_names
             ),
             "stale_rules": stale_rules,
+            "existing_services": sorted(running),
         }
     )
     return result
+
+
+def diff(
+    client: Callable[[str], Any], wanted: dict[str, Any], revisions: bool = False
+) -> dict[str, Any]:
+    """Read everything in parallel, resolve the references, compare. Read-only."""
+    return compare_all(wanted, read_all(client, wanted, revisions), revisions)
 
 
 def main() -> None:
@@ -712,7 +793,12 @@ def main() -> None:
     )
     region, endpoint, params = get_aws_connection_info(module)
     session = boto3.session.Session(profile_name=params.pop("profile_name", None))
-    kwargs = {"region_name": region, "endpoint_url": endpoint, "config": params.pop("aws_config", None), **params}
+    kwargs = {
+        "region_name": region,
+        "endpoint_url": endpoint,
+        "config": params.pop("aws_config", None),
+        **params,
+    }
     try:
         result = diff(Clients(session, kwargs), module.params["wanted"], module.params["revisions"])
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
