@@ -121,6 +121,11 @@ def _rules(env: dict[str, str]) -> list[dict[str, Any]]:
     return rules
 
 
+def _paths(rule: dict[str, Any]) -> list[str]:
+    (c,) = [c for c in rule["Conditions"] if c["Field"] == "path-pattern"]
+    return sorted(c.get("PathPatternConfig", {}).get("Values") or c["Values"])
+
+
 def _tg_arn(env: dict[str, str], name: str) -> str:
     elbv2 = E.client(env, "elbv2")
     arn: str = elbv2.describe_target_groups(Names=[f"{E.PREFIX}-{name}"])["TargetGroups"][0][
@@ -216,7 +221,7 @@ def test_each_service_reads_back_as_declared(env: dict[str, str]) -> None:
     assert default["Actions"][0]["TargetGroupArn"] == _tg_arn(env, "app")
     dash = [r for r in rules if not r["IsDefault"]]
     assert len(dash) == 1 and dash[0]["Priority"] == "10"
-    assert dash[0]["Conditions"][0]["Values"] == ["/dash/*"]
+    assert _paths(dash[0]) == ["/dash/*"]
     assert dash[0]["Actions"][0]["TargetGroupArn"] == _tg_arn(env, "dash")
 
 
@@ -355,7 +360,7 @@ def test_capacity_and_settings_changes_are_applied(env: dict[str, str]) -> None:
     )
     rule = next(r for r in _rules(env) if not r["IsDefault"])
     assert rule["Priority"] == "20"
-    assert sorted(rule["Conditions"][0]["Values"]) == ["/dash/*", "/reports/*"]
+    assert _paths(rule) == ["/dash/*", "/reports/*"]
 
 
 def test_a_tag_change_reaches_every_resource(env: dict[str, str]) -> None:

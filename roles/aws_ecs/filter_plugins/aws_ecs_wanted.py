@@ -48,11 +48,14 @@ def _default_service(services: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _rule(svc: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
-    conditions = []
-    if svc["routing"]["paths"]:
-        conditions.append({"Field": "path-pattern", "Values": list(svc["routing"]["paths"])})
+    # The *Config form: the plain Values form takes one value only.
+    conditions: list[dict[str, Any]] = []
     if svc["routing"]["hosts"]:
-        conditions.append({"Field": "host-header", "Values": list(svc["routing"]["hosts"])})
+        hosts = {"Values": list(svc["routing"]["hosts"])}
+        conditions.append({"Field": "host-header", "HostHeaderConfig": hosts})
+    if svc["routing"]["paths"]:
+        paths = {"Values": list(svc["routing"]["paths"])}
+        conditions.append({"Field": "path-pattern", "PathPatternConfig": paths})
     return {
         "Priority": int(svc["routing"]["priority"]),
         "Conditions": conditions,

@@ -378,10 +378,14 @@ def _action(a: dict[str, Any]) -> dict[str, Any]:
 def _rule(r: dict[str, Any]) -> dict[str, Any]:
     conditions = []
     for c in r.get("Conditions", []):
-        config = c.get("PathPatternConfig") or c.get("HostHeaderConfig") or {}
-        conditions.append(
-            {"Field": c["Field"], "Values": c.get("Values") or config.get("Values", [])}
+        key = {"path-pattern": "PathPatternConfig", "host-header": "HostHeaderConfig"}.get(
+            c["Field"]
         )
+        if key:
+            values = (c.get(key) or {}).get("Values") or c.get("Values", [])
+            conditions.append({"Field": c["Field"], key: {"Values": values}})
+        else:
+            conditions.append({k: v for k, v in c.items()})
     return {
         "Priority": int(r["Priority"]),
         "Conditions": conditions,
