@@ -288,6 +288,7 @@ def _service_wanted(
             "service_namespace": "ecs",
             "resource_id": resource_id,
             "scalable_dimension": "ecs:service:DesiredCount",
+            "policy_type": "TargetTrackingScaling",  # the module wants it even to delete
         }
     return out
 
