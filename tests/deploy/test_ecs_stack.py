@@ -384,10 +384,28 @@ def test_a_tag_change_reaches_every_resource(env: dict[str, str]) -> None:
 def test_a_service_no_longer_declared_is_reported_and_its_rule_removed(
     env: dict[str, str],
 ) -> None:
+    # Someone else's rule on the same listener, to a target group the stack does not name.
+    elbv2 = E.client(env, "elbv2")
+    vpc = elbv2.describe_target_groups(Names=[f"{E.PREFIX}-app"])["TargetGroups"][0]["VpcId"]
+    other = elbv2.create_target_group(
+        Name="someone-else", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    listener = elbv2.describe_rules(RuleArns=[_rules(env)[0]["RuleArn"]])["Rules"][0]
+    listener_arn = listener["RuleArn"].replace(":listener-rule/", ":listener/").rsplit("/", 1)[0]
+    elbv2.create_rule(
+        ListenerArn=listener_arn,
+        Priority=500,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/other/*"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": other}],
+    )
+
     run = _run(env, E.app_service())
     assert "Not declared any more, left running: crayon-emulated-dash" in run.output
     assert "Listener rules of services no longer in the inventory were removed" in run.output
-    assert [r for r in _rules(env) if not r["IsDefault"]] == []
+    left = [r for r in _rules(env) if not r["IsDefault"]]
+    assert [(r["Priority"], r["Actions"][0]["TargetGroupArn"]) for r in left] == [("500", other)]
+    again = _run(env, E.app_service())
+    assert again.changed == 0, again.changed_tasks()
     assert _service(env, "dash")["status"] == "ACTIVE"  # reported, not deleted
 
 
