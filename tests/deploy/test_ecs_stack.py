@@ -12,6 +12,7 @@ service is created sets them once; only those writes are allowed in that settle 
 from __future__ import annotations
 
 import copy
+import datetime
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from tests.support import ecs_stack as E
 from tests.support.moto_server import MotoServer
@@ -407,6 +412,53 @@ def test_a_service_no_longer_declared_is_reported_and_its_rule_removed(
     again = _run(env, E.app_service())
     assert again.changed == 0, again.changed_tasks()
     assert _service(env, "dash")["status"] == "ACTIVE"  # reported, not deleted
+
+
+def _certificate(env: dict[str, str]) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crayon.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    arn: str = E.client(env, "acm").import_certificate(
+        Certificate=cert.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
+    )["CertificateArn"]
+    return arn
+
+
+def test_a_certificate_moves_the_rules_to_https_and_http_redirects(env: dict[str, str]) -> None:
+    arn = _certificate(env)
+    app, dash = E.app_service(), E.dash_service()
+    _run(env, app, dash, aws_ecs_certificate_arn=arn)
+    again = _run(env, app, dash, aws_ecs_certificate_arn=arn)
+    assert again.changed == 0, again.changed_tasks()
+    elbv2 = E.client(env, "elbv2")
+    lb = elbv2.describe_load_balancers(Names=[f"{E.PREFIX}-alb"])["LoadBalancers"][0]
+    listeners = {
+        li["Port"]: li
+        for li in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    }
+    assert sorted(listeners) == [80, 443]
+    redirect = listeners[80]["DefaultActions"][0]
+    assert (redirect["Type"], redirect["RedirectConfig"]["StatusCode"]) == ("redirect", "HTTP_301")
+    assert listeners[443]["Certificates"][0]["CertificateArn"] == arn
+    assert listeners[443]["DefaultActions"][0]["TargetGroupArn"] == _tg_arn(env, "app")
+    on_443 = elbv2.describe_rules(ListenerArn=listeners[443]["ListenerArn"])["Rules"]
+    dash_rule = [r for r in on_443 if not r["IsDefault"]]
+    assert [(r["Priority"], _paths(r)) for r in dash_rule] == [("10", ["/dash/*"])]
 
 
 def test_destroy_removes_the_stack(env: dict[str, str]) -> None:
