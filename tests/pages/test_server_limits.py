@@ -33,16 +33,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture
+def tight(tmp_path: Path) -> Iterator[Server]:
     """Small bounds, so a test can pass them with a few dozen sockets; a long header timeout,
-    so what closes a socket early is the connection cap, not the deadline."""
+    so what closes a socket early is the connection cap, not the deadline. One per test: no
+    sockets left over from another test."""
     srv = Server(
-        tmp_path_factory.mktemp("tight") / "data",
+        tmp_path / "data",
         {
             "CRAYON_LIMIT_CONCURRENCY": "10",
             "CRAYON_MAX_CONNECTIONS": "64",
-            "CRAYON_HEADER_TIMEOUT_SECONDS": "60",
+            "CRAYON_HEADER_TIMEOUT_SECONDS": "120",
         },
     ).start()
     yield srv
@@ -58,12 +59,14 @@ def _get(url: str) -> int:
 
 
 def _closed_by_server(s: socket.socket) -> bool:
-    s.settimeout(0.5)
+    """Whether the server has closed `s`, without waiting (one look at every socket takes no
+    time, so no header deadline can pass while the test is looking)."""
+    s.setblocking(False)
     try:
         return s.recv(1024) == b""
     except ConnectionResetError:
         return True
-    except TimeoutError:
+    except BlockingIOError:
         return False
 
 
@@ -159,14 +162,15 @@ def test_idle_sockets_beyond_the_request_limit_get_neither_requests_nor_probes_r
 def test_at_the_connection_cap_the_oldest_waiting_head_makes_room(tight: Server) -> None:
     socks = [_half_open(tight.port) for _ in range(80)]  # cap 64 (the probe's adds one more)
     try:
-        time.sleep(0.5)
         assert _get(tight.url + "/healthz") == 200
+        time.sleep(1.0)  # the server's closes have reached this side
         closed = [_closed_by_server(s) for s in socks]
-        # The first to arrive were closed to make room (long before the 60 s deadline), the
-        # newest are still open: it is the waiting ones that pay, oldest first.
-        assert all(closed[:10]), closed
-        assert not any(closed[-20:]), closed
-        assert 10 <= sum(closed) <= 30, sum(closed)
+        # Some were closed to make room (long before the 60 to 120 s deadline), oldest first: the
+        # closed ones are the first to have arrived, and the newest are still open.
+        first_open = closed.index(False)
+        assert first_open >= 10, closed  # 80 + the probe over a cap of 64: about 17
+        assert not any(closed[first_open:]), "".join("x" if c else "." for c in closed)
+        assert first_open <= 60, closed
     finally:
         for s in socks:
             s.close()
