@@ -5,7 +5,9 @@ uvicorn has no header timeout: an h11 connection is only timed while idle *betwe
 (`timeout_keep_alive`), so a client that opens a connection and sends half a request head
 holds a descriptor forever (slow-loris). `guarded_h11` adds one timer per connection, armed
 whenever the connection waits for a request head (on open, after each response) and
-disarmed when a complete head has arrived; when it fires the connection is closed.
+disarmed when a complete head has arrived; when it fires the connection is closed. Each
+deadline falls at random in the second half of the timeout, so a crowd of slow clients that
+arrived together is not closed (and does not reconnect) all at once.
 
 uvicorn's `limit_concurrency` is deliberately not used: it counts open connections, so idle
 sockets (half-sent heads, open event streams) push it over and then every request gets 503,
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import resource
 import time
 from typing import Any
@@ -62,7 +65,11 @@ def guarded_h11(header_timeout: float, max_connections: int = 4096) -> type[H11P
         def _arm(self, timeout: float = header_timeout) -> None:
             self._disarm()
             self._waiting_for = self.cycle  # a new cycle object means a head has arrived
-            self._head_timer = self.loop.call_later(timeout, self._head_deadline)
+            # Spread over the second half of the timeout, never past it: slow clients that
+            # arrived together would otherwise all be closed, and reconnect, together (1,000
+            # at once cost the event loop ~0.4 s, and a probe queued behind them).
+            deadline = header_timeout * random.uniform(0.5, 1.0)  # noqa: S311 - not a secret
+            self._head_timer = self.loop.call_later(deadline, self._head_deadline)
             waiting[self] = None
 
         def _disarm(self) -> None:

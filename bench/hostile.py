@@ -7,7 +7,8 @@ subprocess, measures its idle memory, then runs at the same time for `--seconds`
   half of them IPv6 spellings of a few addresses (`2001:db8::1`, `2001:DB8::1`,
   `2001:0db8::0001`, `::ffff:` forms, other hosts of one /64);
 - 2 concurrent uploads of a 25-megapixel drawing, repeated;
-- 1,000 slow connections that send half a request's headers and then nothing;
+- 1,000 slow connections that send half a request's headers and then nothing, each opened
+  again as soon as the server closes it (1,000 held for the whole run);
 - 100 open server-sent-events streams (`/api/events`, logged in);
 - a `/healthz` probe every 0.5 s on a fresh connection, from a separate process (like a load
   balancer, it does not share the attackers' event loop), and one ordinary upload a third of
@@ -254,34 +255,39 @@ async def uploads(url: str, stop: float, tally: Tally, body: bytes) -> None:
 
 
 async def slow_connections(
-    port: int, count: int, stop: float, tally: Tally, opened: asyncio.Event
+    port: int, count: int, stop: float, tally: Tally, held: list[float]
 ) -> None:
-    writers: list[asyncio.StreamWriter] = []
-    readers: list[asyncio.StreamReader] = []
-    for i in range(count):
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(f"GET /?slow={i} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode())
-            await writer.drain()
-            writers.append(writer)
-            readers.append(reader)
-        except OSError:
-            tally.add("refused")
-    opened.set()
-    await asyncio.sleep(max(0.0, stop - time.monotonic()))
-    for reader, writer in zip(readers, writers, strict=True):
-        # The server closed it (EOF, maybe after a 408 or 400) or still holds it open.
-        try:
-            data = await asyncio.wait_for(reader.read(256), 0.01)
-        except (TimeoutError, OSError):
-            data = None
-        if data is None:
-            tally.add("still open")
-        elif data.startswith(b"HTTP/1.1 "):
-            tally.add(f"answered {data[9:12].decode(errors='replace')}, closed")
-        else:
-            tally.add("closed")
-        writer.close()
+    """`count` connections held open for the whole run: each sends half a request head and
+    then nothing; when the server closes one, it is opened again at once (an attacker keeps
+    its 1,000 sockets). Tallies who closed them; `held` gets how long each one lasted."""
+
+    async def one(i: int) -> None:
+        while time.monotonic() < stop:
+            opened_at = time.monotonic()
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                tally.add("refused")
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                writer.write(f"GET /?slow={i} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".encode())
+                await writer.drain()
+                data = await asyncio.wait_for(reader.read(256), stop - time.monotonic())
+            except TimeoutError:
+                tally.add("open at the end")
+                return
+            except OSError:
+                data = b""
+            finally:
+                writer.close()
+            held.append(time.monotonic() - opened_at)
+            if data.startswith(b"HTTP/1.1 "):
+                tally.add(f"answered {data[9:12].decode(errors='replace')}, closed by the server")
+            else:
+                tally.add("closed by the server")
+
+    await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
 
 
 async def sse_streams(
@@ -404,12 +410,12 @@ async def attack(url: str, port: int, pid: int, args: argparse.Namespace) -> dic
     sampler = asyncio.create_task(sample_rss(pid, stop_sampling, rss))
     tallies = {name: Tally() for name in ("logins", "uploads", "slow", "sse", "probe failures")}
     latencies: list[float] = []
-    opened = asyncio.Event()
+    held: list[float] = []
     stop = time.monotonic() + seconds
     cpu_before, loop_before = cpu_seconds(pid), cpu_seconds(pid, pid)
     addresses = forged_addresses()
     tasks = [
-        asyncio.create_task(slow_connections(port, slow, stop, tallies["slow"], opened)),
+        asyncio.create_task(slow_connections(port, slow, stop, tallies["slow"], held)),
         asyncio.create_task(sse_streams(url, cookies, sse, stop, tallies["sse"])),
         asyncio.create_task(probes(url, stop, latencies, tallies["probe failures"])),
         *[
@@ -436,6 +442,7 @@ async def attack(url: str, port: int, pid: int, args: argparse.Namespace) -> dic
         "upload": outcome,
         "upload_bytes": len(body),
         "cpu": cpu_used,
+        "held": held,
         "loop_cpu": loop_used,
     }
 
@@ -482,7 +489,16 @@ def report(baseline: int, result: dict, args: argparse.Namespace) -> None:
         f"  uploads  {args.uploads} workers, {result['upload_bytes'] / MIB:.1f} MB 25-MP PNG: "
         f"{result['tallies']['uploads'].line()}"
     )
-    print(f"  slow     {args.slow} half-sent requests: {result['tallies']['slow'].line()}")
+    held = sorted(result["held"])
+    lasted = (
+        f"; a closed one lasted p50 {statistics.median(held):.1f} s, max {held[-1]:.1f} s"
+        if held
+        else ""
+    )
+    print(
+        f"  slow     {args.slow} half-sent requests held open (reopened when closed): "
+        f"{result['tallies']['slow'].line()}{lasted}"
+    )
     print(f"  sse      {args.sse} streams: {result['tallies']['sse'].line()}")
     print(
         f"  ordinary upload at t={args.seconds / 3:.0f} s: {outcome} in {took:.1f} s; "
