@@ -442,7 +442,8 @@ def test_budget_when_present(aws: Aws) -> None:
     mine = [b for b in budgets if b["BudgetName"].startswith(NAME)]
     if not mine:
         pytest.skip("aws_budget built no budget")
-    assert float(mine[0]["BudgetLimit"]["Amount"]) == 40.0
+    # $50: not below the default stack's own estimate (about $44, playbooks/cost.yml).
+    assert float(mine[0]["BudgetLimit"]["Amount"]) == 50.0
     assert mine[0]["TimeUnit"] == "MONTHLY"
 
 
