@@ -33,10 +33,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "tests" / "deploy" / "playbooks" / "ecs_only.yml"
-SETTLE = {
-    "aws_ecs : Services (capacity providers, rolling or single-writer deployment, circuit breaker)",
-    "aws_ecs : Capacity-provider strategy of each existing service (with a new deployment)",
-}
+SETTLE = E.MOTO_SETTLE_TASKS
 
 
 def _load(name: str, path: Path) -> ModuleType:
