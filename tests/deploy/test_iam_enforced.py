@@ -334,7 +334,7 @@ def push_image(stack: Stack, creds: dict[str, str], tag: str) -> str:
     assert ecr.get_authorization_token()["authorizationData"]
     layer = os.urandom(64)
     digest = "sha256:" + hashlib.sha256(layer).hexdigest()
-    repo = NAME
+    repo = f"{NAME}-app"
     ecr.batch_check_layer_availability(repositoryName=repo, layerDigests=[digest])
     upload = ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
     ecr.upload_layer_part(
@@ -369,7 +369,7 @@ def test_deploy_role_pushes_the_image_and_runs_deploy_yml(stack: Stack) -> None:
     ecr = client(stack, "ecr", creds)
     tags = {
         t
-        for i in ecr.describe_images(repositoryName=NAME)["imageDetails"]
+        for i in ecr.describe_images(repositoryName=f"{NAME}-app")["imageDetails"]
         for t in i.get("imageTags", [])
     }
     assert tag in tags
