@@ -56,7 +56,7 @@ def test_roles_and_secrets_are_gone(aws: Aws) -> None:
     assert not [r for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(NAME)]
     listed = aws("secretsmanager").list_secrets()["SecretList"]
     assert not [s for s in listed if s["Name"].startswith("crayon/emulated/")]
-    assert not [s for s in listed if s["Name"] == f"{NAME}/origin-verify"]
+    assert not [s for s in listed if s["Name"] == "crayon/emulated/origin-verify"]
 
 
 def _destroys(role: str) -> bool:

@@ -55,7 +55,7 @@ def test_origin_is_the_alb_with_the_secret_header(dist: dict[str, Any], aws: Aws
     assert custom["OriginSslProtocols"]["Items"] == ["TLSv1.2"]
     assert custom["OriginReadTimeout"] == 60
     headers = {h["HeaderName"]: h["HeaderValue"] for h in origin["CustomHeaders"]["Items"]}
-    secret = aws("secretsmanager").get_secret_value(SecretId=f"{NAME}/origin-verify")
+    secret = aws("secretsmanager").get_secret_value(SecretId="crayon/emulated/origin-verify")
     assert headers == {"X-Origin-Verify": secret["SecretString"]}
     assert len(secret["SecretString"]) >= 16
 

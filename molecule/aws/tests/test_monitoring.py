@@ -34,14 +34,14 @@ def test_topic_has_an_email_subscription(aws: Aws) -> None:
 
 def test_every_alarm_notifies_the_topic(alarms: dict[str, dict[str, Any]]) -> None:
     assert set(alarms) == {
-        "ecs-cpu-high",
-        "ecs-memory-high",
-        "alb-no-healthy-target",
-        "alb-slow-responses",
+        "app-cpu-high",
+        "app-memory-high",
+        "app-no-healthy-target",
+        "app-slow-responses",
         "alb-target-5xx-rate",
         "alb-elb-5xx",
-        "app-errors",
-        "replication-errors",
+        "app-app-errors",
+        "app-replication-errors",
     }, "EC2 alarms must be skipped on the ECS target"
     for name, alarm in alarms.items():
         assert alarm["AlarmActions"] == [TOPIC], name
@@ -49,7 +49,7 @@ def test_every_alarm_notifies_the_topic(alarms: dict[str, dict[str, Any]]) -> No
 
 
 @pytest.mark.parametrize(
-    "name,metric", [("ecs-cpu-high", "CPUUtilization"), ("ecs-memory-high", "MemoryUtilization")]
+    "name,metric", [("app-cpu-high", "CPUUtilization"), ("app-memory-high", "MemoryUtilization")]
 )
 def test_ecs_cpu_and_memory_above_80_for_10_minutes(
     alarms: dict[str, dict[str, Any]], name: str, metric: str
@@ -75,7 +75,7 @@ def _alb_dims(aws: Aws) -> tuple[str, str]:
 
 
 def test_healthy_hosts_below_one(alarms: dict[str, dict[str, Any]], aws: Aws) -> None:
-    a = alarms["alb-no-healthy-target"]
+    a = alarms["app-no-healthy-target"]
     lb_dim, tg_dim = _alb_dims(aws)
     assert (a["Namespace"], a["MetricName"]) == ("AWS/ApplicationELB", "HealthyHostCount")
     assert a["ComparisonOperator"] == "LessThanThreshold"
@@ -85,7 +85,7 @@ def test_healthy_hosts_below_one(alarms: dict[str, dict[str, Any]], aws: Aws) ->
 
 
 def test_response_time_above_5_s_for_2_periods(alarms: dict[str, dict[str, Any]]) -> None:
-    a = alarms["alb-slow-responses"]
+    a = alarms["app-slow-responses"]
     assert a["MetricName"] == "TargetResponseTime"
     assert a["ComparisonOperator"] == "GreaterThanThreshold"
     assert a["Threshold"] == 5
@@ -109,7 +109,7 @@ def test_5xx_rate_and_elb_5xx(alarms: dict[str, dict[str, Any]], aws: Aws) -> No
 
 @pytest.mark.parametrize(
     "name,metric,threshold",
-    [("app-errors", "Errors", 5), ("replication-errors", "ReplicationErrors", 1)],
+    [("app-app-errors", "Errors", 5), ("app-replication-errors", "ReplicationErrors", 1)],
 )
 def test_app_metrics(
     alarms: dict[str, dict[str, Any]], name: str, metric: str, threshold: float
@@ -142,4 +142,4 @@ def test_dashboard_shows_service_alb_app_and_alarms(aws: Aws) -> None:
 
 def test_log_retention(aws: Aws) -> None:
     groups = aws("logs").describe_log_groups(logGroupNamePrefix=f"/ecs/{NAME}")["logGroups"]
-    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [(f"/ecs/{NAME}", 7)]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [(f"/ecs/{NAME}-app", 7)]
