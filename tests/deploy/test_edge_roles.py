@@ -69,7 +69,16 @@ def test_check_mode_reports_drift(stack: dict[str, str]) -> None:
 
 def test_resources_are_there(stack: dict[str, str]) -> None:
     alarms = _client(stack, "cloudwatch").describe_alarms(AlarmNamePrefix="crayon-edgetest")
-    assert len(alarms["MetricAlarms"]) == 8
+    # The load balancer's two, and the four every service gets (its declaration names no
+    # metric of its own here).
+    assert {a["AlarmName"].removeprefix("crayon-edgetest-") for a in alarms["MetricAlarms"]} == {
+        "alb-target-5xx-rate",
+        "alb-elb-5xx",
+        "app-cpu-high",
+        "app-memory-high",
+        "app-no-healthy-target",
+        "app-slow-responses",
+    }
     dists = _client(stack, "cloudfront").list_distributions()["DistributionList"]["Items"]
     assert [d["Origins"]["Items"][0]["DomainName"] for d in dists] == [VARS["aws_ecs_alb_dns_name"]]
     config = _client(stack, "cloudfront").get_distribution_config(Id=dists[0]["Id"])

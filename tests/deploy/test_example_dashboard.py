@@ -60,7 +60,9 @@ def built(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 def _service(env: dict[str, str]) -> dict[str, Any]:
     ecs = _client(env, "ecs")
-    return ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    return ecs.describe_services(cluster=CLUSTER, services=[SERVICE], include=["TAGS"])["services"][
+        0
+    ]
 
 
 def test_service_rolls_on_spot_with_a_circuit_breaker(built: dict[str, Any]) -> None:
@@ -127,7 +129,8 @@ def test_registry_scans_and_keeps_ten(built: dict[str, Any]) -> None:
 def test_alarms_on_healthy_hosts_and_response_time(built: dict[str, Any]) -> None:
     cw = _client(built["env"], "cloudwatch")
     alarms = {
-        a["MetricName"]: a for a in cw.describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
+        a.get("MetricName", ""): a
+        for a in cw.describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
     }
     healthy, slow = alarms["HealthyHostCount"], alarms["TargetResponseTime"]
     assert (healthy["Threshold"], healthy["ComparisonOperator"]) == (1.0, "LessThanThreshold")
