@@ -73,7 +73,7 @@ clean:
 # ENV is an inventory under inventories/ (local, emulated, dev, production, ...).
 ENV ?= local
 OPS := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/ops.py --env $(ENV)
-.PHONY: local-up local-down site deploy rollback logs plan status restore
+.PHONY: local-up local-down site deploy rollback logs plan status restore maintenance
 
 local-up:
 	@$(OPS) local-up
@@ -98,6 +98,10 @@ plan:
 
 status:
 	@$(OPS) status
+
+# make maintenance STATE=on | off: the maintenance page (the ALB on ECS, the hosts' socket).
+maintenance:
+	@$(OPS) maintenance "$(STATE)"
 
 restore:
 	@$(OPS) restore $(TIME) $(ARGS)

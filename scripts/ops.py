@@ -656,6 +656,12 @@ def site_args(env: Env) -> list[str]:
     return ["--skip-tags", "aws_host"] if env.is_local else []
 
 
+def cmd_maintenance(env: Env, ns: argparse.Namespace) -> int:
+    """The maintenance page on (app down on purpose) or off: the ALB on ECS, the hosts' socket."""
+    book = "maintenance.yml" if env.target == "ecs" else "maintenance-host.yml"
+    return playbook(env, book, {"maintenance": ns.state}).returncode
+
+
 def cmd_status(env: Env, ns: argparse.Namespace) -> int:
     proc = playbook(env, "status.yml", {})
     print(f"URL: {url_of(env)}")
@@ -777,6 +783,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("version", nargs="?", default="")
     p.add_argument("--pyz", help="host targets: the build a deploy would ship (default: dist/)")
     sub.add_parser("status", help="what runs where, version, health, replication")
+    m = sub.add_parser("maintenance", help="the maintenance page on or off (ALB or hosts)")
+    m.add_argument("state", choices=["on", "off"])
     rs = sub.add_parser("restore", help="the database back to a time (hosts); preview first")
     rs.add_argument("time", nargs="?", default="", help="ISO time or 10m/2h ago; empty = newest")
     rs.add_argument("--confirm", action="store_true", help="really restore (else a preview)")
@@ -792,6 +800,7 @@ COMMANDS: dict[str, Callable[[Env, argparse.Namespace], int]] = {
     "logs": cmd_logs,
     "plan": cmd_plan,
     "status": cmd_status,
+    "maintenance": cmd_maintenance,
     "site": cmd_site,
     "restore": cmd_restore,
 }
