@@ -409,7 +409,8 @@ def test_first_deploy_is_site_push_deploy(tmp_path: Path) -> None:
         skip = {"ANSIBLE_SKIP_TAGS": "aws_cdn,aws_monitoring,aws_budget"}
         site = ops("--env", "emulated", "site", env=env | skip, timeout=900)
         assert site.returncode == 0, site.stdout[-6000:] + site.stderr[-2000:]
-        assert "has no bootstrap image yet" in " ".join(site.stdout.split())
+        said = " ".join(site.stdout.split())
+        assert ":bootstrap image yet, so the service" in said and "has no task" in said
         ecs = boto3.client("ecs", **_client_kw(env))
         svc = ecs.describe_services(cluster=STACK, services=[f"{STACK}-app"])["services"][0]
         assert svc["desiredCount"] == 0
