@@ -9,7 +9,6 @@ by the peak one analysis adds (both measured with bench/analysis.py; see docs/an
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 from collections.abc import Callable
 from functools import cache
@@ -74,11 +73,11 @@ def analysis_slots(
 
 @cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # The process's own symbol table (dlopen(NULL)) already holds glibc's malloc_trim.
+    # ctypes.util.find_library would fork a helper (ldconfig) from a server holding hundreds
+    # of MiB, and a fork in a threaded process is a hazard of its own.
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
         return None
     return trim
