@@ -4,6 +4,7 @@ says so when it is. Also the arithmetic of the crayon_budget_check filter."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,13 @@ import pytest
 from yaml import safe_load  # type: ignore[import-untyped,unused-ignore]
 
 from plugins.filter.crayon_cost import crayon_budget_check
-from tests.support.playbook import ROOT, run_playbook
+from tests.support.playbook import ROOT
+from tests.support.playbook import run_playbook as _run_playbook
+
+# The production inventory's stack declaration (stack:, services:), its group variables
+# overridden by each test's extra vars, as tests/deploy/test_preflight_inventory.py does.
+run_playbook = functools.partial(_run_playbook, inventory=ROOT / "inventories/production")
+
 
 PLAY = ROOT / "tests/deploy/playbooks/preflight_only.yml"
 COST = ROOT / "playbooks/cost.yml"
@@ -21,7 +28,8 @@ COST = ROOT / "playbooks/cost.yml"
 # loopback port in case one did.
 ENV = {"AWS_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
 GOOD = {
-    "aws_account_id": "",
+    "aws_account_id": "123456789012",
+    "preflight_account_id": "",
     "crayon_env": "production",
     "deploy_target": "ecs",
     "github_repository": "crayon-demo/crayon",
@@ -74,12 +82,14 @@ def test_a_budget_below_the_estimate_stops_naming_both_figures(tmp_path: Path) -
     assert "budget_below_estimate" in out
 
 
+# Crayon's service at 1 vCPU / 2 GB instead of 0.25 / 0.5.
+BIGGER = {"name": "app", "port": 8000, "health": {"path": "/healthz"}, "cpu": 1024, "memory": 2048}
+
+
 @pytest.mark.slow
 def test_the_estimate_follows_the_stack_shape() -> None:
     # A bigger task costs more: a budget that covers the default stack no longer covers it.
-    run = run_playbook(
-        PLAY, ENV, {**GOOD, "aws_ecs_cpu": 1024, "aws_ecs_memory": 2048, "aws_budget_limit_usd": 50}
-    )
+    run = run_playbook(PLAY, ENV, {**GOOD, "services": [BIGGER], "aws_budget_limit_usd": 50})
     assert run.returncode != 0
     assert "is below the estimate for this stack" in _flat(run.output)
     # The same budget on the host target, which costs far less, passes.
