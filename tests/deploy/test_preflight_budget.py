@@ -4,7 +4,6 @@ says so when it is. Also the arithmetic of the crayon_budget_check filter."""
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from pathlib import Path
@@ -15,30 +14,11 @@ from yaml import safe_load  # type: ignore[import-untyped,unused-ignore]
 
 from plugins.filter.crayon_cost import crayon_budget_check
 from tests.support.playbook import ROOT
-from tests.support.playbook import run_playbook as _run_playbook
+from tests.support.preflight import BASE, ENV, HTTPS_ORIGIN, PLAY
+from tests.support.preflight import run_on_production as run_playbook
 
-# The production inventory's stack declaration (stack:, services:), its group variables
-# overridden by each test's extra vars, as tests/deploy/test_preflight_inventory.py does.
-run_playbook = functools.partial(_run_playbook, inventory=ROOT / "inventories/production")
-
-
-PLAY = ROOT / "tests/deploy/playbooks/preflight_only.yml"
 COST = ROOT / "playbooks/cost.yml"
-# preflight makes no AWS call without an account id; the endpoints point at a closed
-# loopback port in case one did.
-ENV = {"AWS_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
-GOOD = {
-    "aws_account_id": "123456789012",
-    "preflight_account_id": "",
-    "crayon_env": "production",
-    "deploy_target": "ecs",
-    "github_repository": "crayon-demo/crayon",
-    "github_environment": "production",
-    "alert_email": "ops@crayon.example",
-    # A custom domain: the origin is HTTPS (tasks/origin.yml refuses HTTP in production).
-    "aws_cdn_domain": "crayon.crayon.example",
-    "aws_cdn_hosted_zone": "crayon.example",
-}
+GOOD = {**BASE, **HTTPS_ORIGIN}
 
 
 def _estimate(tmp_path: Path, **extra: Any) -> float:

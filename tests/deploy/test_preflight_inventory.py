@@ -3,32 +3,12 @@ what to set."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.support.playbook import run_playbook
+from tests.support.preflight import BASE, ENV, HTTPS_ORIGIN, INVENTORY, PLAY
 
-ROOT = Path(__file__).resolve().parents[2]
-PLAY = ROOT / "tests/deploy/playbooks/preflight_only.yml"
-# The production inventory's stack declaration, with its group variables overridden below.
-INVENTORY = ROOT / "inventories/production"
-# No expected account (preflight_account_id ''): preflight makes no AWS call, so these runs
-# need no emulator. The endpoint variables still point at loopback (nothing listens there) in
-# case one did.
-ENV = {"AWS_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
-GOOD = {
-    "aws_account_id": "123456789012",
-    "preflight_account_id": "",
-    "crayon_env": "production",
-    "deploy_target": "ecs",
-    "github_repository": "crayon-demo/crayon",
-    "github_environment": "production",
-    "alert_email": "ops@crayon.example",
-    # A custom domain: the origin is HTTPS (tasks/origin.yml refuses HTTP in production).
-    "aws_cdn_domain": "crayon.crayon.example",
-    "aws_cdn_hosted_zone": "crayon.example",
-}
+GOOD = {**BASE, **HTTPS_ORIGIN}
 
 
 def test_a_good_production_inventory_passes() -> None:

@@ -5,32 +5,15 @@ certificate makes the origin HTTPS on ECS. No AWS call is made."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
 
-from tests.support.playbook import ROOT
-from tests.support.playbook import run_playbook as _run_playbook
-
-# The production inventory's stack declaration (stack:, services:), its group variables
-# overridden by each test's extra vars, as tests/deploy/test_preflight_inventory.py does.
-run_playbook = functools.partial(_run_playbook, inventory=ROOT / "inventories/production")
-
+from tests.support.preflight import BASE, ENV, PLAY
+from tests.support.preflight import run_on_production as run_playbook
 
 pytestmark = pytest.mark.slow  # real ansible-playbook runs
 
-PLAY = ROOT / "tests/deploy/playbooks/preflight_only.yml"
-ENV = {"AWS_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
-BASE: dict[str, Any] = {
-    "aws_account_id": "123456789012",
-    "preflight_account_id": "",
-    "crayon_env": "production",
-    "deploy_target": "ecs",
-    "github_repository": "crayon-demo/crayon",
-    "github_environment": "production",
-    "alert_email": "ops@crayon.example",
-}
 DOMAIN = {"aws_cdn_domain": "crayon.example.org", "aws_cdn_hosted_zone": "example.org"}
 CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 REASON = "Internal demo; the ALB only admits CloudFront and holds no real data."
