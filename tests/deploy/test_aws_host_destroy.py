@@ -111,7 +111,9 @@ def test_destroy_playbook_removes_the_host_only_for_ec2_or_lightsail_in_order() 
     loop_roles = next(t["loop"] for t in tasks if "loop" in t)
     host = tasks[names.index("aws_host")]
     assert host["ansible.builtin.include_role"]["tasks_from"] == "destroy"
-    assert host["when"] == "deploy_target | default('ecs') in ['ec2', 'lightsail']"
+    # The stack model decides the target (crayon_stack): the host goes only where it was built.
+    assert "crayon_model.target in ['ec2', 'lightsail']" in host["when"]
+    assert "crayon_model.roles.aws_host" in host["when"]
     assert "aws_host" not in loop_roles and "aws_cdn" in loop_roles
     position = names.index("aws_host")
     assert position > next(i for i, t in enumerate(tasks) if "loop" in t)  # after CloudFront
