@@ -1,11 +1,13 @@
-"""Wall time of the AWS stack against a fresh moto: first build, no-op re-run, destroy.
+"""Wall time of each example stack against a fresh moto: first build, no-op re-run, destroy.
 
-    .venv/bin/python bench/aws_stack.py [--playbook playbooks/site.yml]
+    .venv/bin/python bench/aws_stack.py [--inventory inventories/emulated ...] [--playbook ...]
 
-Starts its own moto server on a free loopback port (molecule/aws/moto_ctl.py), then times
-`ansible-playbook -i inventories/emulated playbooks/site.yml` three times and destroy.yml
-once. The second site.yml run is the moto "settle" run (moto's CreateService drops the
-deployment configuration, so the service is updated once; see molecule/aws/molecule.yml);
+For each inventory (by default Crayon's emulated one and every example under
+inventories/examples/ that runs against the emulator), starts its own moto server on a free
+loopback port (molecule/aws/moto_ctl.py), then times `ansible-playbook -i <inventory>
+playbooks/site.yml` three times and destroy.yml once. The second site.yml run is the moto
+"settle" run (moto's CreateService drops the deployment configuration, so the service is
+updated once; see molecule/aws/molecule.yml);
 the third is the no-op re-run users pay on every deploy and must report changed=0.
 """
 
@@ -38,40 +40,60 @@ def _play(state: Path, name: str, *args: str) -> dict[str, object]:
     return result
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--playbook", default="playbooks/site.yml")
-    ap.add_argument("--skip-tags", default="", help="e.g. aws_cdn,aws_monitoring,aws_budget")
-    ns = ap.parse_args()
-    inv: tuple[str, ...] = ("-i", "inventories/emulated")
-    if ns.skip_tags:
-        inv += ("--skip-tags", ns.skip_tags)
+def _examples() -> list[str]:
+    """Crayon's emulated inventory and every example whose hosts file is an emulated one."""
+    found = ["inventories/emulated"]
+    for hosts in sorted((REPO / "inventories" / "examples").glob("**/hosts.yml")):
+        found.append(str(hosts.parent.relative_to(REPO)))
+    return found
+
+
+def _bench(inventory: str, playbook: str, skip_tags: str) -> list[tuple[str, dict[str, object]]]:
+    inv: tuple[str, ...] = ("-i", inventory)
+    if skip_tags:
+        inv += ("--skip-tags", skip_tags)
     with tempfile.TemporaryDirectory(prefix="aws-stack-bench-") as tmp:
         state = Path(tmp)
         subprocess.run(
             [sys.executable, str(CTL), "start", str(state)], check=True, capture_output=True
         )
         try:
-            rows = [
-                ("first build", _play(state, "build", *inv, ns.playbook)),
-                ("second run (moto settle)", _play(state, "settle", *inv, ns.playbook)),
-                ("no-op re-run", _play(state, "noop", *inv, ns.playbook)),
+            return [
+                ("first build", _play(state, "build", *inv, playbook)),
+                ("second run (moto settle)", _play(state, "settle", *inv, playbook)),
+                ("no-op re-run", _play(state, "noop", *inv, playbook)),
                 ("destroy", _play(state, "destroy", *inv, "playbooks/destroy.yml")),
             ]
         finally:
             subprocess.run(
                 [sys.executable, str(CTL), "stop", str(state)], check=False, capture_output=True
             )
-    load = os.getloadavg()
-    cpus = os.cpu_count()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--playbook", default="playbooks/site.yml")
+    ap.add_argument("--skip-tags", default="", help="e.g. aws_cdn,aws_monitoring,aws_budget")
+    ap.add_argument(
+        "--inventory",
+        action="append",
+        help="an inventory to build (repeatable); default: emulated and every example",
+    )
+    ns = ap.parse_args()
+    failures: list[str] = []
     skipped = f" --skip-tags {ns.skip_tags}" if ns.skip_tags else ""
-    print(f"AWS stack against moto ({ns.playbook}{skipped})")
-    print(f"  load average {load[0]:.1f} on {cpus} CPUs at the end")
-    for label, r in rows:
-        print(f"  {label:<26} {r['seconds']:>6.1f} s   changed={r['changed']}")
-    noop = rows[2][1]
-    if noop["changed"] != 0:
-        sys.exit(f"no-op re-run changed: {noop['changed_tasks']}")
+    for inventory in ns.inventory or _examples():
+        rows = _bench(inventory, ns.playbook, ns.skip_tags)
+        load = os.getloadavg()
+        print(f"AWS stack against moto: {inventory} ({ns.playbook}{skipped})")
+        print(f"  load average {load[0]:.1f} on {os.cpu_count()} CPUs at the end")
+        for label, r in rows:
+            print(f"  {label:<26} {r['seconds']:>6.1f} s   changed={r['changed']}")
+        noop = rows[2][1]
+        if noop["changed"] != 0:
+            failures.append(f"{inventory}: no-op re-run changed: {noop['changed_tasks']}")
+    if failures:
+        sys.exit("\n".join(failures))
 
 
 if __name__ == "__main__":
