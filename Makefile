@@ -53,9 +53,12 @@ format: $(VENV)/.app-installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Test files run on PYTEST_WORKERS processes at once (pytest-xdist; 1 = in this process), a
+# whole file per worker so its module-scoped fixtures (a built emulated stack) are made once.
+PYTEST_WORKERS ?= 2
 test: system-deps $(VENV)/.all-installed lint
 	bash scripts/install-lint-tools.sh
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(if $(filter-out 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 dist: $(VENV)/.app-installed
 	@bash scripts/build-pyz.sh

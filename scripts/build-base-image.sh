@@ -10,6 +10,10 @@
 # Settings (environment): CRAYON_BASE_IMAGE (localhost/crayon-base:bookworm), CRAYON_CACHE_DIR
 # (/var/cache/crayon), CRAYON_MIRROR (from the apt sources).
 set -euo pipefail
+# One build at a time on this machine (parallel test workers, two terminals): a second
+# build waits here for the first, then finds its result in place.
+exec 9>"${TMPDIR:-/tmp}/crayon-build-base-image.lock"
+flock 9
 
 IMAGE="${CRAYON_BASE_IMAGE:-localhost/crayon-base:bookworm}"
 CACHE="${CRAYON_CACHE_DIR:-/var/cache/crayon}"

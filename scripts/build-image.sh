@@ -9,6 +9,10 @@
 # Settings (environment): CRAYON_IMAGE_NAME (localhost/crayon), CRAYON_BASE_IMAGE,
 # CRAYON_CACHE_DIR, CRAYON_IMAGE_MAX_MB (250).
 set -euo pipefail
+# One build at a time on this machine (parallel test workers, two terminals): a second
+# build waits here for the first, then finds its result in place.
+exec 9>"${TMPDIR:-/tmp}/crayon-build-image.lock"
+flock 9
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-.venv/bin/python}"

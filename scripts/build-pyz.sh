@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # dist/crayon.pyz: one file holding the app and its dependencies; a host needs only python3.11.
 set -euo pipefail
+# One build at a time on this machine (parallel test workers, two terminals): a second
+# build waits here for the first, then finds its result in place.
+exec 9>"${TMPDIR:-/tmp}/crayon-build-pyz.lock"
+flock 9
 cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 # CRAYON_PYZ_OUTPUT writes elsewhere (tests build into a temp dir, leaving dist/ alone).
@@ -9,12 +13,16 @@ mkdir -p "$(dirname "$OUT")"
 # The reference model ships inside the build (package data), regenerated from the current code:
 # deterministic, so an up-to-date tree is left unchanged; a fresh start can analyse at once.
 "$BIN/python" -m app.analysis.shipmodel write
-rm -f "$OUT"
+# Written beside the target, then renamed: a reader (a test copying the build to a host)
+# never sees half a file.
+TMP_OUT="$OUT.tmp.$$"
+trap 'rm -f "$TMP_OUT"' EXIT
 "$BIN/shiv" --quiet \
   --console-script crayon \
-  --output-file "$OUT" \
+  --output-file "$TMP_OUT" \
   --python "/usr/bin/env python3" \
   --compressed \
   --reproducible \
   .
+mv -f "$TMP_OUT" "$OUT"
 ls -l "$OUT"

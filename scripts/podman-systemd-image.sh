@@ -17,6 +17,10 @@
 #                         auto = only when it exists (cgroup v1 "hybrid" hosts; absent on pure v2)
 #   CRAYON_OCI_RUNTIME    runc (default when installed; crun refuses hybrid cgroups)
 set -euo pipefail
+# One build at a time on this machine (parallel test workers, two terminals): a second
+# build waits here for the first, then finds its result in place.
+exec 9>"${TMPDIR:-/tmp}/crayon-podman-systemd-image.lock"
+flock 9
 
 IMAGE="${CRAYON_IMAGE:-localhost/crayon-systemd:bookworm}"
 CACHE="${CRAYON_CACHE_DIR:-/var/cache/crayon}"
