@@ -3,8 +3,10 @@
 set -euo pipefail
 # One build at a time on this machine (parallel test workers, two terminals): a second
 # build waits here for the first, then finds its result in place.
-exec 9>"${TMPDIR:-/tmp}/crayon-build-pyz.lock"
-flock 9
+# flock -o: the lock is held by flock itself, never inherited by what the build starts.
+if [[ -z "${CRAYON_LOCK_BUILD_PYZ:-}" ]]; then
+  exec env CRAYON_LOCK_BUILD_PYZ=1 flock -o "${TMPDIR:-/tmp}/crayon-build-pyz.lock" bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 # CRAYON_PYZ_OUTPUT writes elsewhere (tests build into a temp dir, leaving dist/ alone).

@@ -19,8 +19,10 @@
 set -euo pipefail
 # One build at a time on this machine (parallel test workers, two terminals): a second
 # build waits here for the first, then finds its result in place.
-exec 9>"${TMPDIR:-/tmp}/crayon-podman-systemd-image.lock"
-flock 9
+# flock -o: the lock is held by flock itself, never inherited by what the build starts.
+if [[ -z "${CRAYON_LOCK_PODMAN_SYSTEMD_IMAGE:-}" ]]; then
+  exec env CRAYON_LOCK_PODMAN_SYSTEMD_IMAGE=1 flock -o "${TMPDIR:-/tmp}/crayon-podman-systemd-image.lock" bash "$0" "$@"
+fi
 
 IMAGE="${CRAYON_IMAGE:-localhost/crayon-systemd:bookworm}"
 CACHE="${CRAYON_CACHE_DIR:-/var/cache/crayon}"
