@@ -62,14 +62,14 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Certificate for the ALB, validated in example.org
-  acm_dns_certificate:
+  crayon.aws.acm_dns_certificate:
     domain_name: crayon.example.org
     hosted_zone: example.org
     region: eu-west-1
   register: cert
 
 - name: The same name for CloudFront (certificates for CloudFront live in us-east-1)
-  acm_dns_certificate:
+  crayon.aws.acm_dns_certificate:
     domain_name: crayon.example.org
     hosted_zone: example.org
     region: us-east-1

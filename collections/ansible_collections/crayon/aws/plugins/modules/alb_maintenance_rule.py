@@ -40,7 +40,7 @@ options:
 
 EXAMPLES = r"""
 - name: Maintenance page on
-  alb_maintenance_rule:
+  crayon.aws.alb_maintenance_rule:
     load_balancer: crayon-production-alb
     region: eu-west-1
     state: present

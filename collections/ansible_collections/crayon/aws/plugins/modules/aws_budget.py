@@ -111,7 +111,7 @@ notes:
 
 EXAMPLES = r"""
 - name: Monthly cost budget of 40 USD, e-mail at 80 % and 100 %
-  aws_budget:
+  crayon.aws.aws_budget:
     name: crayon-production-monthly
     limit_amount: 40
     notifications:

@@ -97,7 +97,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Current network
-  aws_stack_state:
+  crayon.aws.aws_stack_state:
     vpc_name: crayon-production
     vpc_cidr: 10.0.0.0/16
   register: state

@@ -57,7 +57,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Distribution in front of a VPC origin
-  cloudfront_vpc_distribution:
+  crayon.aws.cloudfront_vpc_distribution:
     comment: crayon-production (Crayon kit, role aws_cdn)
     caller_reference: crayon-production-cdn
     config:

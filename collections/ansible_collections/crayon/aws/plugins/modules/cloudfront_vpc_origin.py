@@ -66,13 +66,13 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: VPC origin for the internal ALB
-  cloudfront_vpc_origin:
+  crayon.aws.cloudfront_vpc_origin:
     name: crayon-production-alb
     origin_arn: "{{ aws_ecs_alb_arn }}"
     origin_protocol_policy: http-only
 
 - name: Remove it (after the distribution no longer uses it)
-  cloudfront_vpc_origin:
+  crayon.aws.cloudfront_vpc_origin:
     name: crayon-production-alb
     state: absent
 """

@@ -25,7 +25,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: No trail
-  cloudtrail_absent:
+  crayon.aws.cloudtrail_absent:
     name: crayon-production-trail
 """
 

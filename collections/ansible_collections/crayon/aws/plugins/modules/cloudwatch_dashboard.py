@@ -37,7 +37,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Service dashboard
-  cloudwatch_dashboard:
+  crayon.aws.cloudwatch_dashboard:
     name: crayon-production
     body:
       widgets:

@@ -107,7 +107,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: A Debian 12 Lightsail host with only the app port open
-  crayon_lightsail_host:
+  crayon.aws.crayon_lightsail_host:
     name: crayon-host
     zone: us-east-1a
     blueprint_id: debian_12

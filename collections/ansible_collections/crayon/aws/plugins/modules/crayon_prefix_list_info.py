@@ -29,7 +29,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Find CloudFront's origin-facing prefix list
-  crayon_prefix_list_info:
+  crayon.aws.crayon_prefix_list_info:
     name: com.amazonaws.global.cloudfront.origin-facing
   register: cloudfront_pl
 """

@@ -28,7 +28,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Container Insights on
-  ecs_cluster_settings:
+  crayon.aws.ecs_cluster_settings:
     cluster: crayon-production
     container_insights: enabled
 """

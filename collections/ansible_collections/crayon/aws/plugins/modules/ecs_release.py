@@ -49,7 +49,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Back to the previous revision
-  ecs_release:
+  crayon.aws.ecs_release:
     cluster: crayon-production
     service: crayon-production-app
     state: rolled_back

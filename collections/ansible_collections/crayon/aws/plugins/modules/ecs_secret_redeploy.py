@@ -42,7 +42,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Roll the services that read the API key
-  ecs_secret_redeploy:
+  crayon.aws.ecs_secret_redeploy:
     cluster: shop-prod
     secret_arn: arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/prod/gemini-AbCdEf
     secret_name: shop/prod/gemini

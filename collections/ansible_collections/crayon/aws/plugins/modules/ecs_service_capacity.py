@@ -35,7 +35,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: One FARGATE task, then four on Spot for each one on FARGATE
-  ecs_service_capacity:
+  crayon.aws.ecs_service_capacity:
     cluster: crayon-production
     service: crayon-production-dash
     capacity_provider_strategy:

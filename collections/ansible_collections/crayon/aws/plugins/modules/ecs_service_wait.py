@@ -54,7 +54,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Wait for the new revision
-  ecs_service_wait:
+  crayon.aws.ecs_service_wait:
     cluster: crayon-production
     service: crayon-production-app
     task_definition: crayon-production-app:42

@@ -42,7 +42,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Read and compare the ECS stack
-  ecs_stack_diff:
+  crayon.aws.ecs_stack_diff:
     wanted: "{{ aws_ecs_wanted }}"
   register: aws_ecs_diff
 

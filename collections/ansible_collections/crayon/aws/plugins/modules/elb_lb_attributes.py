@@ -29,7 +29,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Access logs into the audit bucket
-  elb_lb_attributes:
+  crayon.aws.elb_lb_attributes:
     name: crayon-production-alb
     attributes:
       access_logs.s3.enabled: "true"

@@ -39,7 +39,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: GitHub Actions OIDC provider
-  iam_oidc_provider:
+  crayon.aws.iam_oidc_provider:
     url: https://token.actions.githubusercontent.com
     client_ids: [sts.amazonaws.com]
     thumbprints: [6938fd4d98bab03faadb97b34396831e3780aea1]

@@ -30,7 +30,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Lightsail host user as it is now
-  iam_user_key_state:
+  crayon.aws.iam_user_key_state:
     user_name: crayon-production-lightsail-host
     secret_name: crayon/production/lightsail-host-key
   register: now

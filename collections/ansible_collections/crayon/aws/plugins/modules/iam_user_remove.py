@@ -29,7 +29,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Remove the Lightsail host's user
-  iam_user_remove:
+  crayon.aws.iam_user_remove:
     name: crayon-production-lightsail-host
 """
 

@@ -30,7 +30,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Schedule the stack key for deletion in 30 days
-  kms_key_deletion:
+  crayon.aws.kms_key_deletion:
     alias: alias/crayon-production
     pending_window: 30
 """

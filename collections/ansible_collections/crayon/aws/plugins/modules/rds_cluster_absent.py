@@ -34,7 +34,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Remove the cluster, keep its data in a snapshot
-  rds_cluster_absent:
+  crayon.aws.rds_cluster_absent:
     identifier: shop-prod-db
     final_snapshot: shop-prod-db-final-20260501-120000
 """

@@ -53,7 +53,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: PostgreSQL with its password in Secrets Manager
-  rds_managed_password:
+  crayon.aws.rds_managed_password:
     identifier: shop-prod-db
     secret_kms_key_id: arn:aws:kms:eu-west-1:111122223333:key/1234abcd-...
     create:

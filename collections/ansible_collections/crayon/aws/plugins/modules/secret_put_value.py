@@ -34,7 +34,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Rotate the Gemini API key
-  secret_put_value:
+  crayon.aws.secret_put_value:
     secret_id: shop/prod/gemini-api-key
     value: "{{ lookup('ansible.builtin.env', 'ROTATE_SECRET_VALUE') }}"
   no_log: true

@@ -60,7 +60,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Flow logs to CloudWatch Logs
-  vpc_flow_log:
+  crayon.aws.vpc_flow_log:
     name: crayon-production-flow-logs
     vpc_id: vpc-0123456789abcdef0
     log_group_name: /vpc/crayon-production/flow-logs
