@@ -15,7 +15,7 @@ description:
   - community.aws.acm_certificate can only import certificates; this module requests them.
   - I(state=absent) deletes the matching certificates (ACM refuses while a load balancer or a
     distribution still uses one; the message says which). The validation records are left in
-    the zone: ACM gives every certificate of the same name the same record, so they are
+    the zone, as ACM gives every certificate of the same name the same record, so they are
     re-used by the next request.
 options:
   domain_name:
@@ -95,16 +95,13 @@ validation_records:
     value: {description: Record value., type: str}
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
-import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    wait_for,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 LIVE = ["ISSUED", "PENDING_VALIDATION"]
 DEAD = {"FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"}
@@ -177,10 +174,8 @@ def _missing_records(r53: Any, zone_id: str, records: list[dict[str, str]]) -> l
 def _describe_until(
     module: AnsibleAWSModule, acm: Any, arn: str, done: Any, what: str
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + module.params["wait_timeout"]
-    delay = 1.0
-    while True:
-        cert: dict[str, Any] = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+
+    def settled(cert: dict[str, Any]) -> bool:
         if cert["Status"] in DEAD:
             module.fail_json(
                 msg=(
@@ -191,21 +186,28 @@ def _describe_until(
                 certificate_arn=arn,
                 status=cert["Status"],
             )
-        if done(cert):
-            return cert
-        if time.monotonic() > deadline:
-            module.fail_json(
-                msg=(
-                    f"ACM certificate {arn} is still {cert['Status']} after "
-                    f"{module.params['wait_timeout']} s, waiting for {what}. DNS validation "
-                    "needs the domain delegated to the hosted zone; run again to keep waiting."
-                ),
-                certificate_arn=arn,
-                status=cert["Status"],
-                validation_records=_records(cert) or [],
-            )
-        time.sleep(delay)
-        delay = min(float(module.params["wait_delay"]), delay * 2)
+        return bool(done(cert))
+
+    def timed_out(cert: dict[str, Any]) -> None:
+        module.fail_json(
+            msg=(
+                f"ACM certificate {arn} is still {cert['Status']} after "
+                f"{module.params['wait_timeout']} s, waiting for {what}. DNS validation "
+                "needs the domain delegated to the hosted zone; run again to keep waiting."
+            ),
+            certificate_arn=arn,
+            status=cert["Status"],
+            validation_records=_records(cert) or [],
+        )
+
+    return wait_for(
+        lambda: dict(acm.describe_certificate(CertificateArn=arn)["Certificate"]),
+        settled,
+        timeout=module.params["wait_timeout"],
+        interval=module.params["wait_delay"],
+        first_interval=1.0,
+        timed_out=timed_out,
+    )
 
 
 def main() -> None:
@@ -298,7 +300,7 @@ def main() -> None:
             status=cert["Status"],
             validation_records=records,
         )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not manage the ACM certificate for {domain}")
 
 

@@ -32,10 +32,11 @@ options:
     description: HTML body of the 503 answer (the ALB takes at most 1024 bytes).
     type: str
     default: "<h1>Down for maintenance</h1><p>Back soon.</p>"
-  region:
-    description: AWS region.
-    type: str
-    required: true
+author: Crayon
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
 """
 
 EXAMPLES = r"""
@@ -56,12 +57,11 @@ listeners:
 
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-try:
-    import boto3
-except ImportError:  # pragma: no cover - the kit's venv has boto3
-    boto3 = None
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
+    AnsibleAWSModule,
+    is_missing,
+)
 
 
 def _forwarding_listeners(elb: Any, lb_arn: str) -> list[str]:
@@ -96,28 +96,32 @@ def _is_ours(rule: dict[str, Any]) -> bool:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = AnsibleAWSModule(
         argument_spec={
             "load_balancer": {"type": "str", "required": True},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "priority": {"type": "int", "default": 1},
             "page": {"type": "str", "default": "<h1>Down for maintenance</h1><p>Back soon.</p>"},
-            "region": {"type": "str", "required": True},
         },
         supports_check_mode=True,
     )
     p = module.params
-    if boto3 is None:
-        module.fail_json(msg="boto3 is required")
     if len(p["page"].encode()) > 1024:
         module.fail_json(msg="page: the ALB answers with at most 1024 bytes; shorten the page")
-    elb = boto3.client("elbv2", region_name=p["region"])
+    elb = module.client("elbv2")
     try:
-        lbs = elb.describe_load_balancers(Names=[p["load_balancer"]])["LoadBalancers"]
-    except elb.exceptions.LoadBalancerNotFoundException:
-        module.fail_json(
-            msg=f"No load balancer {p['load_balancer']}: build the stack first (site.yml)."
-        )
+        _apply(module, elb)
+    except AWS_ERRORS as e:
+        if is_missing(e, "LoadBalancerNotFound", "LoadBalancerNotFoundException"):
+            module.fail_json(
+                msg=f"No load balancer {p['load_balancer']}: build the stack first (site.yml)."
+            )
+        module.fail_json_aws(e, msg=f"Could not set the maintenance rule on {p['load_balancer']}")
+
+
+def _apply(module: AnsibleAWSModule, elb: Any) -> None:
+    p = module.params
+    lbs = elb.describe_load_balancers(Names=[p["load_balancer"]])["LoadBalancers"]
     listeners = _forwarding_listeners(elb, lbs[0]["LoadBalancerArn"])
     action = _wanted_action(p["page"])
     changed = False

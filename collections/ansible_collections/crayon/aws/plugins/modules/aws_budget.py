@@ -138,21 +138,15 @@ actions:
 
 from typing import Any  # noqa: E402
 
-try:  # noqa: SIM105
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # handled by AnsibleAWSModule
-    pass
-
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict  # noqa: E402
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
-    AnsibleAWSModule,
-)
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
-
-
-def _is_not_found(err: Exception) -> bool:
-    code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
-    return code in ("NotFoundException", "NotFound")
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
+    AnsibleAWSModule,
+    BotoCoreError,
+    ClientError,
+    is_missing,
+)
 
 
 def _notification_key(n: dict[str, Any]) -> tuple[str, str, float, str]:
@@ -197,7 +191,7 @@ class BudgetManager:
         try:
             sts = self.module.client("sts")
             return str(sts.get_caller_identity()["Account"])
-        except (BotoCoreError, ClientError) as e:
+        except AWS_ERRORS as e:
             self.module.fail_json_aws(e, msg="Could not find the account id (give account_id)")
 
     def _call(self, action: str, **kwargs: Any) -> Any:
@@ -207,7 +201,7 @@ class BudgetManager:
             return None
         try:
             return getattr(self.client, action)(AccountId=self.account_id, aws_retry=True, **kwargs)
-        except (BotoCoreError, ClientError) as e:
+        except AWS_ERRORS as e:
             self.module.fail_json_aws(e, msg=f"{action} failed for budget {self.name}")
 
     def describe(self) -> dict[str, Any] | None:
@@ -216,7 +210,7 @@ class BudgetManager:
                 AccountId=self.account_id, BudgetName=self.name, aws_retry=True
             )
         except ClientError as e:
-            if _is_not_found(e):
+            if is_missing(e, "NotFoundException", "NotFound"):
                 return None
             self.module.fail_json_aws(e, msg=f"Could not describe budget {self.name}")
         except BotoCoreError as e:
@@ -229,7 +223,7 @@ class BudgetManager:
                 AccountId=self.account_id, BudgetName=self.name, aws_retry=True
             )
         except ClientError as e:
-            if _is_not_found(e):
+            if is_missing(e, "NotFoundException", "NotFound"):
                 return []
             self.module.fail_json_aws(e, msg=f"Could not list notifications of {self.name}")
         except BotoCoreError as e:
@@ -242,7 +236,7 @@ class BudgetManager:
             resp = self.client.describe_subscribers_for_notification(
                 AccountId=self.account_id, BudgetName=self.name, Notification=notification
             )
-        except (BotoCoreError, ClientError):
+        except AWS_ERRORS:
             return None
         return [
             {"SubscriptionType": s["SubscriptionType"], "Address": s["Address"]}

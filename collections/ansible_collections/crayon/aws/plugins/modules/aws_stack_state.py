@@ -110,49 +110,19 @@ state:
   type: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 from ansible.module_utils.common.dict_transformations import (  # noqa: E402
     camel_dict_to_snake_dict,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import (  # noqa: E402
-    get_aws_connection_info,
-)
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    ClientError,
+    Clients,
+    is_missing,
+    tags_dict,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import boto3
-    import botocore
-
-
-class Clients:
-    """One boto3 session and one client per service. module.client() builds a new session
-    for every client, and each new session parses botocore's endpoint and service data
-    again: with the 14 services read here that was ~3.5 of the ~5 s this module took."""
-
-    def __init__(self, module) -> None:
-        region, endpoint, params = get_aws_connection_info(module)
-        self._session = boto3.session.Session(profile_name=params.pop("profile_name", None))
-        config = params.pop("aws_config", None)
-        self._kwargs = {"region_name": region, "endpoint_url": endpoint, "config": config, **params}
-        self._made: dict = {}
-
-    def __call__(self, service: str):
-        if service not in self._made:
-            self._made[service] = self._session.client(service, **self._kwargs)
-        return self._made[service]
-
-
-def _tags(items: list[dict] | None, key: str = "Key", value: str = "Value") -> dict:
-    return {t[key]: t[value] for t in items or []}
-
-
-def _missing(e: Exception, *codes: str) -> bool:
-    code = getattr(e, "response", {}).get("Error", {}).get("Code", "")
-    return code in codes
 
 
 def _perm_strings(perms: list[dict]) -> list[str]:
@@ -183,7 +153,7 @@ def network(ec2, name: str, cidr: str) -> dict:
     flt = [{"Name": "vpc-id", "Values": [vpc_id]}]
     subnets = {}
     for s in ec2.describe_subnets(Filters=flt)["Subnets"]:
-        tags = _tags(s.get("Tags"))
+        tags = tags_dict(s.get("Tags"))
         subnets[tags.get("Name", s["SubnetId"])] = {
             "id": s["SubnetId"],
             "cidr": s["CidrBlock"],
@@ -196,7 +166,7 @@ def network(ec2, name: str, cidr: str) -> dict:
     )["InternetGateways"]
     route_tables = {}
     for rt in ec2.describe_route_tables(Filters=flt)["RouteTables"]:
-        tags = _tags(rt.get("Tags"))
+        tags = tags_dict(rt.get("Tags"))
         if "Name" not in tags:
             continue
         routes = sorted(
@@ -219,7 +189,7 @@ def network(ec2, name: str, cidr: str) -> dict:
             "description": g.get("Description", ""),
             "ingress": _perm_strings(g.get("IpPermissions", [])),
             "egress": _perm_strings(g.get("IpPermissionsEgress", [])),
-            "tags": _tags(g.get("Tags")),
+            "tags": tags_dict(g.get("Tags")),
         }
     nat = ec2.describe_nat_gateways(
         Filters=[*flt, {"Name": "state", "Values": ["available", "pending"]}]
@@ -230,10 +200,10 @@ def network(ec2, name: str, cidr: str) -> dict:
             "cidr": vpc["CidrBlock"],
             "dns_support": attr["enableDnsSupport"],
             "dns_hostnames": attr["enableDnsHostnames"],
-            "tags": _tags(vpc.get("Tags")),
+            "tags": tags_dict(vpc.get("Tags")),
         },
         "subnets": subnets,
-        "igw": {"id": igws[0]["InternetGatewayId"], "tags": _tags(igws[0].get("Tags"))}
+        "igw": {"id": igws[0]["InternetGatewayId"], "tags": tags_dict(igws[0].get("Tags"))}
         if igws
         else None,
         "route_tables": route_tables,
@@ -266,8 +236,8 @@ def _lifecycle_rule(r: dict) -> dict:
 def bucket(s3, name: str) -> dict | None:
     try:
         s3.head_bucket(Bucket=name)
-    except botocore.exceptions.ClientError as e:
-        if _missing(e, "404", "NoSuchBucket", "NotFound"):
+    except ClientError as e:
+        if is_missing(e, "404", "NoSuchBucket", "NotFound"):
             return None
         raise
     out: dict = {"name": name}
@@ -278,42 +248,42 @@ def bucket(s3, name: str) -> dict | None:
         ]
         sse = rule["ApplyServerSideEncryptionByDefault"]
         out["encryption"] = {"algorithm": sse["SSEAlgorithm"], "key": sse.get("KMSMasterKeyID", "")}
-    except botocore.exceptions.ClientError as e:
-        if not _missing(e, "ServerSideEncryptionConfigurationNotFoundError"):
+    except ClientError as e:
+        if not is_missing(e, "ServerSideEncryptionConfigurationNotFoundError"):
             raise
         out["encryption"] = None
     try:
         out["public_access_block"] = s3.get_public_access_block(Bucket=name)[
             "PublicAccessBlockConfiguration"
         ]
-    except botocore.exceptions.ClientError as e:
-        if not _missing(e, "NoSuchPublicAccessBlockConfiguration"):
+    except ClientError as e:
+        if not is_missing(e, "NoSuchPublicAccessBlockConfiguration"):
             raise
         out["public_access_block"] = None
     try:
         out["policy"] = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
-    except botocore.exceptions.ClientError as e:
-        if not _missing(e, "NoSuchBucketPolicy"):
+    except ClientError as e:
+        if not is_missing(e, "NoSuchBucketPolicy"):
             raise
         out["policy"] = None
     try:
         rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
-    except botocore.exceptions.ClientError as e:
-        if not _missing(e, "NoSuchLifecycleConfiguration"):
+    except ClientError as e:
+        if not is_missing(e, "NoSuchLifecycleConfiguration"):
             raise
         rules = []
     out["lifecycle"] = {r.get("ID", ""): _lifecycle_rule(r) for r in rules}
     try:
         controls = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"]
         out["object_ownership"] = controls[0]["ObjectOwnership"]
-    except botocore.exceptions.ClientError as e:
-        if not _missing(e, "OwnershipControlsNotFoundError"):
+    except ClientError as e:
+        if not is_missing(e, "OwnershipControlsNotFoundError"):
             raise
         out["object_ownership"] = None
     try:
-        out["tags"] = _tags(s3.get_bucket_tagging(Bucket=name)["TagSet"])
-    except botocore.exceptions.ClientError as e:
-        if not _missing(e, "NoSuchTagSet"):
+        out["tags"] = tags_dict(s3.get_bucket_tagging(Bucket=name)["TagSet"])
+    except ClientError as e:
+        if not is_missing(e, "NoSuchTagSet"):
             raise
         out["tags"] = {}
     return out
@@ -322,8 +292,8 @@ def bucket(s3, name: str) -> dict | None:
 def secret(sm, name: str) -> dict | None:
     try:
         d = sm.describe_secret(SecretId=name)
-    except botocore.exceptions.ClientError as e:
-        if _missing(e, "ResourceNotFoundException"):
+    except ClientError as e:
+        if is_missing(e, "ResourceNotFoundException"):
             return None
         raise
     if d.get("DeletedDate"):
@@ -333,7 +303,7 @@ def secret(sm, name: str) -> dict | None:
         "deleted": False,
         "description": d.get("Description", ""),
         "kms_key_id": d.get("KmsKeyId", ""),
-        "tags": _tags(d.get("Tags")),
+        "tags": tags_dict(d.get("Tags")),
     }
 
 
@@ -358,7 +328,7 @@ def sns_topic(sns, name: str) -> dict | None:
         "arn": arn,
         "display_name": attrs.get("DisplayName", ""),
         "subscriptions": sorted(subs, key=lambda x: (x["protocol"], x["endpoint"])),
-        "tags": _tags(sns.list_tags_for_resource(ResourceArn=arn).get("Tags")),
+        "tags": tags_dict(sns.list_tags_for_resource(ResourceArn=arn).get("Tags")),
         "policy": json.loads(attrs["Policy"]) if attrs.get("Policy") else None,
     }
 
@@ -398,8 +368,8 @@ def distribution(cf, comment: str) -> dict | None:
 def dashboard(cw, name: str) -> dict | None:
     try:
         d = cw.get_dashboard(DashboardName=name)
-    except botocore.exceptions.ClientError as e:
-        if _missing(e, "ResourceNotFound", "ResourceNotFoundException", "ResourceNotFoundFault"):
+    except ClientError as e:
+        if is_missing(e, "ResourceNotFound", "ResourceNotFoundException", "ResourceNotFoundFault"):
             return None
         raise
     return {"arn": d.get("DashboardArn", ""), "body": json.loads(d["DashboardBody"])}
@@ -410,8 +380,8 @@ def budget(bud, account: str, name: str) -> dict | None:
     endpoint cannot list them (moto has no DescribeSubscribersForNotification)."""
     try:
         b = bud.describe_budget(AccountId=account, BudgetName=name)["Budget"]
-    except botocore.exceptions.ClientError as e:
-        if _missing(e, "NotFoundException", "NotFound"):
+    except ClientError as e:
+        if is_missing(e, "NotFoundException", "NotFound"):
             return None
         raise
     notes = []
@@ -425,7 +395,7 @@ def budget(bud, account: str, name: str) -> dict | None:
                     AccountId=account, BudgetName=name, Notification=n
                 ).get("Subscribers", [])
             )
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        except AWS_ERRORS:
             subs = None
         notes.append(
             {
@@ -449,20 +419,20 @@ def budget(bud, account: str, name: str) -> dict | None:
 def repository(ecr, name: str) -> dict | None:
     try:
         r = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
-    except botocore.exceptions.ClientError as e:
-        if _missing(e, "RepositoryNotFoundException"):
+    except ClientError as e:
+        if is_missing(e, "RepositoryNotFoundException"):
             return None
         raise
     try:
         lifecycle = json.loads(ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])
-    except botocore.exceptions.ClientError as e:
-        if not _missing(e, "LifecyclePolicyNotFoundException"):
+    except ClientError as e:
+        if not is_missing(e, "LifecyclePolicyNotFoundException"):
             raise
         lifecycle = None
     try:
         policy = json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])
-    except botocore.exceptions.ClientError as e:
-        if not _missing(e, "RepositoryPolicyNotFoundException"):
+    except ClientError as e:
+        if not is_missing(e, "RepositoryPolicyNotFoundException"):
             raise
         policy = None
     return {
@@ -478,8 +448,8 @@ def repository(ecr, name: str) -> dict | None:
 def role(iam, name: str) -> dict | None:
     try:
         r = iam.get_role(RoleName=name)["Role"]
-    except botocore.exceptions.ClientError as e:
-        if _missing(e, "NoSuchEntity"):
+    except ClientError as e:
+        if is_missing(e, "NoSuchEntity"):
             return None
         raise
     inline = {}
@@ -501,7 +471,7 @@ def role(iam, name: str) -> dict | None:
         "inline_policies": inline,
         "managed_policies": attached,
         "instance_profiles": profiles,
-        "tags": _tags(iam.list_role_tags(RoleName=name).get("Tags")),
+        "tags": tags_dict(iam.list_role_tags(RoleName=name).get("Tags")),
     }
 
 
@@ -601,14 +571,14 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                     "matcher": tg.get("Matcher", {}).get("HttpCode"),
                 },
                 "deregistration_delay": int(attrs.get("deregistration_delay.timeout_seconds", -1)),
-                "tags": _tags(
+                "tags": tags_dict(
                     elbv2.describe_tags(ResourceArns=[tg["TargetGroupArn"]])["TagDescriptions"][
                         0
                     ].get("Tags")
                 ),
             }
-        except botocore.exceptions.ClientError as e:
-            if not _missing(e, "TargetGroupNotFound", "TargetGroupNotFoundException"):
+        except ClientError as e:
+            if not is_missing(e, "TargetGroupNotFound", "TargetGroupNotFoundException"):
                 raise
             out["target_group"] = None
     if p["load_balancer"]:
@@ -654,12 +624,12 @@ def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
                 "security_groups": sorted(lb.get("SecurityGroups", [])),
                 "listeners": sorted(listeners, key=lambda x: x["port"]),
                 "attributes": lb_attrs,
-                "tags": _tags(
+                "tags": tags_dict(
                     elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags")
                 ),
             }
-        except botocore.exceptions.ClientError as e:
-            if not _missing(e, "LoadBalancerNotFound", "LoadBalancerNotFoundException"):
+        except ClientError as e:
+            if not is_missing(e, "LoadBalancerNotFound", "LoadBalancerNotFoundException"):
                 raise
             out["load_balancer"] = None
     return out
@@ -727,7 +697,7 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=8) as pool:
             futures = {key: pool.submit(fn) for key, fn in jobs.items()}
             results = {key: f.result() for key, f in futures.items()}
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not read the stack's state")
     alarms = results.pop("alarms_by_prefix", {})
     alarms.update(results.pop("alarms", {}))

@@ -13,7 +13,7 @@ description:
     C(Quantity) fields) and writes it with boto3, so any origin kind works, VPC origins included.
   - Finds the distribution by its C(Comment) (ListDistributions); creates it with tags when
     missing; otherwise compares the wanted settings with the distribution's config (only the
-    keys given: CloudFront fills in defaults for the rest) and writes an update with the ETag
+    keys given; CloudFront fills in defaults for the rest) and writes an update with the ETag
     as If-Match only when they differ. A second run with the same settings makes no write call.
     Supports check mode.
   - I(state=absent) disables the distribution, waits until CloudFront has deployed that, then
@@ -95,16 +95,13 @@ differences:
   elements: str
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
-import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    wait_for,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def _same(want: Any, have: Any) -> bool:
@@ -161,14 +158,15 @@ def _result(dist: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _wait(module: AnsibleAWSModule, cf: Any, did: str) -> dict[str, Any]:
-    deadline = time.monotonic() + module.params["wait_timeout"]
-    while True:
-        dist: dict[str, Any] = cf.get_distribution(Id=did)["Distribution"]
-        if dist.get("Status") == "Deployed":
-            return dist
-        if time.monotonic() > deadline:
-            module.fail_json(msg=f"Distribution {did} is still {dist.get('Status')}: timed out")
-        time.sleep(15)
+    return wait_for(
+        lambda: dict(cf.get_distribution(Id=did)["Distribution"]),
+        lambda dist: dist.get("Status") == "Deployed",
+        timeout=module.params["wait_timeout"],
+        interval=15,
+        timed_out=lambda dist: module.fail_json(
+            msg=f"Distribution {did} is still {dist.get('Status')}: timed out"
+        ),
+    )
 
 
 def main() -> None:
@@ -237,7 +235,7 @@ def main() -> None:
         if p["wait"]:
             updated = _wait(module, cf, updated["Id"])
         module.exit_json(changed=True, distribution=_result(updated), differences=differences)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not manage the CloudFront distribution {p['comment']}")
 
 

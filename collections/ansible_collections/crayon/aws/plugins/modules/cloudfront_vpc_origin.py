@@ -89,16 +89,13 @@ vpc_origin:
     endpoint: {description: The endpoint settings as CloudFront holds them., type: dict}
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
-import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    wait_for,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def _wanted(p: dict[str, Any]) -> dict[str, Any]:
@@ -149,14 +146,15 @@ def _find(cf: Any, name: str) -> str | None:
 
 
 def _wait(module: AnsibleAWSModule, cf: Any, oid: str) -> dict[str, Any]:
-    deadline = time.monotonic() + module.params["wait_timeout"]
-    while True:
-        origin: dict[str, Any] = cf.get_vpc_origin(Id=oid)["VpcOrigin"]
-        if origin.get("Status") == "Deployed":
-            return origin
-        if time.monotonic() > deadline:
-            module.fail_json(msg=f"VPC origin {oid} is still {origin.get('Status')}: timed out")
-        time.sleep(10)
+    return wait_for(
+        lambda: dict(cf.get_vpc_origin(Id=oid)["VpcOrigin"]),
+        lambda origin: origin.get("Status") == "Deployed",
+        timeout=module.params["wait_timeout"],
+        interval=10,
+        timed_out=lambda origin: module.fail_json(
+            msg=f"VPC origin {oid} is still {origin.get('Status')}: timed out"
+        ),
+    )
 
 
 def main() -> None:
@@ -226,7 +224,7 @@ def main() -> None:
         if p["wait"]:
             updated = _wait(module, cf, updated["Id"])
         module.exit_json(changed=True, vpc_origin=_result(updated))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not manage the CloudFront VPC origin {p['name']}")
 
 

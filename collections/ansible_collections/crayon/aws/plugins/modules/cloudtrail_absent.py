@@ -36,14 +36,11 @@ deleted:
   type: bool
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def main() -> None:
@@ -60,7 +57,7 @@ def main() -> None:
         if not module.check_mode:
             ct.delete_trail(Name=name)
         module.exit_json(changed=True, deleted=True)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not delete the trail {name}")
 
 

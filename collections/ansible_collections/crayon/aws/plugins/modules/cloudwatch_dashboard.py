@@ -67,15 +67,13 @@ validation_messages:
 import json  # noqa: E402
 from typing import Any  # noqa: E402
 
-try:  # noqa: SIM105
-    from botocore.exceptions import BotoCoreError, ClientError
-except ImportError:  # handled by AnsibleAWSModule
-    pass
-
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
-    AnsibleAWSModule,
-)
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
+    AnsibleAWSModule,
+    BotoCoreError,
+    ClientError,
+)
 
 
 def _current(module: AnsibleAWSModule, client: Any, name: str) -> dict[str, Any] | None:
@@ -117,7 +115,7 @@ def main() -> None:
             if not module.check_mode:
                 try:
                     client.delete_dashboards(DashboardNames=[name], aws_retry=True)
-                except (BotoCoreError, ClientError) as e:
+                except AWS_ERRORS as e:
                     module.fail_json_aws(e, msg=f"Could not delete dashboard {name}")
             result["dashboard_arn"] = ""
         module.exit_json(**result)
@@ -142,7 +140,7 @@ def main() -> None:
                     DashboardBody=json.dumps(body, sort_keys=True),
                     aws_retry=True,
                 )
-            except (BotoCoreError, ClientError) as e:
+            except AWS_ERRORS as e:
                 module.fail_json_aws(e, msg=f"Could not write dashboard {name}")
             result["validation_messages"] = resp.get("DashboardValidationMessages", [])
             written = _current(module, client, name)

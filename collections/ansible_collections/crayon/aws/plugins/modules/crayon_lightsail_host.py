@@ -15,7 +15,7 @@ description:
   - Written because community.aws.lightsail has no check mode, rewrites the firewall on every
     run and takes no tags, and community.aws.lightsail_static_ip does not attach the address.
   - A blueprint or bundle that differs from an existing instance is only reported (a warning
-    and I(drift)): Lightsail cannot change either in place.
+    and I(drift)); Lightsail cannot change either in place.
 version_added: "0.1.0"
 author: Crayon deployment kit
 options:
@@ -144,13 +144,7 @@ drift:
   elements: str
 """
 
-import time  # noqa: E402
 from typing import Any  # noqa: E402
-
-try:  # noqa: SIM105
-    import botocore
-except ImportError:  # pragma: no cover - reported by AnsibleAWSModule
-    pass
 
 from ansible.module_utils.common.dict_transformations import (  # type: ignore[import-untyped]  # noqa: E402
     camel_dict_to_snake_dict,
@@ -158,8 +152,10 @@ from ansible.module_utils.common.dict_transformations import (  # type: ignore[i
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import (  # type: ignore[import-untyped]  # noqa: E402
     is_boto3_error_code,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # type: ignore[import-untyped]  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    wait_for,
 )
 
 PortKey = tuple[int, int, str, tuple[str, ...], tuple[str, ...]]
@@ -175,7 +171,7 @@ class Host:
     def _call(self, action: str, **kwargs: Any) -> dict[str, Any]:
         try:
             result: dict[str, Any] = getattr(self.client, action)(**kwargs)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        except AWS_ERRORS as e:
             self.module.fail_json_aws(e, msg=f"Lightsail {action} failed")
         return result
 
@@ -184,7 +180,7 @@ class Host:
             found: dict[str, Any] = getattr(self.client, action)(**kwargs)[key]
         except is_boto3_error_code("NotFoundException"):
             return None
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        except AWS_ERRORS as e:
             self.module.fail_json_aws(e, msg=f"Lightsail {action} failed")
         return found
 
@@ -205,21 +201,27 @@ class Host:
 
     def wait_for(self, name: str, states: set[str], gone: bool = False) -> dict[str, Any] | None:
         params = self.module.params
-        deadline = time.monotonic() + params["wait_timeout"]
-        while True:
-            inst = self.instance(name)
-            if gone and inst is None:
-                return None
-            if inst is not None and not gone and inst["state"]["name"] in states:
-                return inst
-            if time.monotonic() > deadline:
-                now = "gone" if inst is None else inst["state"]["name"]
-                want = "gone" if gone else " or ".join(sorted(states))
-                self.module.fail_json(
-                    msg=f"Lightsail instance {name} is {now} after {params['wait_timeout']} s, "
-                    f"expected {want}"
-                )
-            time.sleep(params["wait_interval"])
+
+        def settled(inst: dict[str, Any] | None) -> bool:
+            if gone:
+                return inst is None
+            return inst is not None and inst["state"]["name"] in states
+
+        def timed_out(inst: dict[str, Any] | None) -> None:
+            now = "gone" if inst is None else inst["state"]["name"]
+            want = "gone" if gone else " or ".join(sorted(states))
+            self.module.fail_json(
+                msg=f"Lightsail instance {name} is {now} after {params['wait_timeout']} s, "
+                f"expected {want}"
+            )
+
+        return wait_for(
+            lambda: self.instance(name),
+            settled,
+            timeout=params["wait_timeout"],
+            interval=params["wait_interval"],
+            timed_out=timed_out,
+        )
 
 
 def port_key(port: dict[str, Any]) -> PortKey:

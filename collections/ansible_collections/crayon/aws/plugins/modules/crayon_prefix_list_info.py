@@ -52,15 +52,11 @@ prefix_list:
 
 from typing import Any  # noqa: E402
 
-try:  # noqa: SIM105
-    import botocore
-except ImportError:  # pragma: no cover - reported by AnsibleAWSModule
-    pass
-
 from ansible.module_utils.common.dict_transformations import (  # type: ignore[import-untyped]  # noqa: E402
     camel_dict_to_snake_dict,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # type: ignore[import-untyped]  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
 
@@ -77,7 +73,7 @@ def main() -> None:
         paginator = client.get_paginator("describe_managed_prefix_lists")
         for page in paginator.paginate(Filters=[{"Name": "prefix-list-name", "Values": [name]}]):
             found.extend(page.get("PrefixLists", []))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not describe managed prefix list {name!r}")
     # Some endpoints ignore the filter: keep only exact name matches.
     found = [pl for pl in found if pl.get("PrefixListName") == name]

@@ -41,14 +41,11 @@ settings:
   elements: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def main() -> None:
@@ -80,7 +77,7 @@ def main() -> None:
             cluster=cluster, settings=[{"name": "containerInsights", "value": want}]
         )["cluster"]
         module.exit_json(changed=True, settings=updated.get("settings", []))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not update the cluster settings")
 
 

@@ -73,14 +73,11 @@ versions:
   elements: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def short(arn: str) -> str:
@@ -180,7 +177,7 @@ def main() -> None:
         if not module.check_mode:
             ecs.update_service(cluster=p["cluster"], service=p["service"], taskDefinition=target)
         module.exit_json(changed=True, **result)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not read or update the ECS service")
 
 

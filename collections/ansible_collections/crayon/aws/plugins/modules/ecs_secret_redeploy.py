@@ -56,15 +56,12 @@ redeployed:
   elements: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 from typing import Any  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def uses_secret(task_definition: dict[str, Any], arn: str, name: str) -> bool:
@@ -123,7 +120,7 @@ def main() -> None:
                     cluster=p["cluster"], service=c["service"], forceNewDeployment=True
                 )
         module.exit_json(changed=bool(chosen), redeployed=chosen)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not redeploy the services of {p['cluster']}")
 
 

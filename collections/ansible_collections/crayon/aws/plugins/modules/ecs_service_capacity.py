@@ -51,14 +51,11 @@ capacity_provider_strategy:
   elements: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def _api(items: list[dict]) -> list[dict]:
@@ -112,7 +109,7 @@ def main() -> None:
             capacityProviderStrategy=want,
             forceNewDeployment=True,
         )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not set the capacity providers of {p['service']}")
     module.exit_json(changed=True, capacity_provider_strategy=want)
 

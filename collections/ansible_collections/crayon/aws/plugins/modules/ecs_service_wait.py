@@ -78,14 +78,11 @@ stopped_reasons:
   elements: str
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def _same_td(a: str, b: str) -> bool:
@@ -188,7 +185,7 @@ def main() -> None:
                     stopped_reasons=reasons,
                 )
             time.sleep(p["poll_interval"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not read the service")
 
 

@@ -104,21 +104,19 @@ stale_rules:
   elements: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 import copy  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from typing import Any  # noqa: E402
 
-with contextlib.suppress(ImportError):  # the unit test imports this file without Ansible
-    from ansible_collections.amazon.aws.plugins.module_utils.botocore import (
-        get_aws_connection_info,
-    )
-    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import boto3
-    import botocore
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
+    AnsibleAWSModule,
+    ClientError,
+    Clients,
+    error_code,
+    tags_dict,
+)
 
 # Lists whose order AWS does not keep (or the role does not care about), and the key to sort by.
 _ORDERLESS: dict[str, Callable[[Any], Any]] = {
@@ -139,18 +137,6 @@ _ORDERLESS: dict[str, Callable[[Any], Any]] = {
 _EXACT = {"tags"}
 # Keys of the wanted dict that are the reader's inputs, not settings to compare.
 _NOT_SETTINGS = {"plan"}
-
-
-class Clients:
-    """One boto3 session, one client per service (a session per client is slow to build)."""
-
-    def __init__(self, session: Any, kwargs: dict[str, Any]) -> None:
-        self._session, self._kwargs, self._made = session, kwargs, {}
-
-    def __call__(self, service: str) -> Any:
-        if service not in self._made:
-            self._made[service] = self._session.client(service, **self._kwargs)
-        return self._made[service]
 
 
 def _norm(value: Any) -> Any:
@@ -191,14 +177,6 @@ def differs(want: dict[str, Any], have: dict[str, Any] | None) -> dict[str, Any]
     return {"in_sync": not fields, "exists": True, "differs": fields}
 
 
-def _tags(items: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict:
-    return {t[key]: t[value] for t in items or []}
-
-
-def _code(e: Exception) -> str:
-    return str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
-
-
 def _resolve(value: Any, ids: dict[str, Any]) -> Any:
     if isinstance(value, dict):
         return {k: _resolve(v, ids) for k, v in value.items()}
@@ -227,7 +205,7 @@ def read_network(ec2: Any, lookup: dict[str, Any]) -> dict[str, str]:
     for s in ec2.describe_subnets(
         Filters=[*flt, {"Name": "tag:Name", "Values": lookup["subnets"]}]
     )["Subnets"]:
-        ids["@subnet:" + _tags(s.get("Tags")).get("Name", "")] = s["SubnetId"]
+        ids["@subnet:" + tags_dict(s.get("Tags")).get("Name", "")] = s["SubnetId"]
     for g in ec2.describe_security_groups(
         Filters=[*flt, {"Name": "group-name", "Values": lookup["security_groups"]}]
     )["SecurityGroups"]:
@@ -240,8 +218,8 @@ def read_secrets(sm: Any, names: list[str]) -> dict[str, str]:
     for name in names:
         try:
             d = sm.describe_secret(SecretId=name)
-        except botocore.exceptions.ClientError as e:
-            if _code(e) == "ResourceNotFoundException":
+        except ClientError as e:
+            if error_code(e) == "ResourceNotFoundException":
                 continue
             raise
         if not d.get("DeletedDate"):
@@ -283,8 +261,8 @@ def read_services(ecs: Any, cluster: str, names: list[str]) -> dict[str, Any]:
                     out["services"][s["serviceName"]] = s
         for page in ecs.get_paginator("list_services").paginate(cluster=cluster):
             out["others"] += [a.rsplit("/", 1)[-1] for a in page["serviceArns"]]
-    except botocore.exceptions.ClientError as e:
-        if _code(e) != "ClusterNotFoundException":
+    except ClientError as e:
+        if error_code(e) != "ClusterNotFoundException":
             raise
     return out
 
@@ -292,8 +270,8 @@ def read_services(ecs: Any, cluster: str, names: list[str]) -> dict[str, Any]:
 def read_task_definition(ecs: Any, ref: str) -> dict[str, Any] | None:
     try:
         return ecs.describe_task_definition(taskDefinition=ref)["taskDefinition"]
-    except botocore.exceptions.ClientError as e:
-        if _code(e) in ("ClientException", "InvalidParameterException"):
+    except ClientError as e:
+        if error_code(e) in ("ClientException", "InvalidParameterException"):
             return None
         raise
 
@@ -339,7 +317,7 @@ def read_target_groups(elbv2: Any, names: list[str], prefix: str) -> dict[str, A
         for d in elbv2.describe_tags(
             ResourceArns=[t["TargetGroupArn"] for t in wanted[i : i + 20]]
         )["TagDescriptions"]:
-            tags[d["ResourceArn"]] = _tags(d.get("Tags"))
+            tags[d["ResourceArn"]] = tags_dict(d.get("Tags"))
     for tg in wanted:
         attrs = {
             a["Key"]: a["Value"]
@@ -396,8 +374,8 @@ def _rule(r: dict[str, Any]) -> dict[str, Any]:
 def read_alb(elbv2: Any, name: str) -> dict[str, Any] | None:
     try:
         lb = elbv2.describe_load_balancers(Names=[name])["LoadBalancers"][0]
-    except botocore.exceptions.ClientError as e:
-        if _code(e) in ("LoadBalancerNotFound", "LoadBalancerNotFoundException"):
+    except ClientError as e:
+        if error_code(e) in ("LoadBalancerNotFound", "LoadBalancerNotFoundException"):
             return None
         raise
     arn = lb["LoadBalancerArn"]
@@ -426,7 +404,9 @@ def read_alb(elbv2: Any, name: str) -> dict[str, Any] | None:
         "subnets": [z["SubnetId"] for z in lb.get("AvailabilityZones", [])],
         "security_groups": lb.get("SecurityGroups", []),
         "listeners": sorted(listeners, key=lambda x: x["Port"]),
-        "tags": _tags(elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags")),
+        "tags": tags_dict(
+            elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0].get("Tags")
+        ),
         "idle_timeout": attrs.get("idle_timeout.timeout_seconds", "60"),
         "http_drop_invalid_header_fields": attrs.get(
             "routing.http.drop_invalid_header_fields.enabled", "false"
@@ -469,8 +449,8 @@ def image_exists(ecr: Any, image: str) -> bool:
         return False
     try:
         ecr.describe_images(repositoryName=path.split("/", 1)[1], imageIds=[{"imageTag": tag}])
-    except botocore.exceptions.ClientError as e:
-        if _code(e) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+    except ClientError as e:
+        if error_code(e) in ("ImageNotFoundException", "RepositoryNotFoundException"):
             return False
         raise
     return True
@@ -701,7 +681,7 @@ def compare_all(
                     "cluster_name": live["clusterArn"].rsplit("/", 1)[-1],
                     "resource": live["serviceName"],
                     "resource_type": "service",
-                    "tags": _tags(live.get("tags"), "key", "value"),
+                    "tags": tags_dict(live.get("tags"), "key", "value"),
                 }
                 if live
                 else None,
@@ -795,17 +775,9 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    region, endpoint, params = get_aws_connection_info(module)
-    session = boto3.session.Session(profile_name=params.pop("profile_name", None))
-    kwargs = {
-        "region_name": region,
-        "endpoint_url": endpoint,
-        "config": params.pop("aws_config", None),
-        **params,
-    }
     try:
-        result = diff(Clients(session, kwargs), module.params["wanted"], module.params["revisions"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        result = diff(Clients(module), module.params["wanted"], module.params["revisions"])
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not read the ECS stack")
     module.exit_json(changed=False, **result)
 

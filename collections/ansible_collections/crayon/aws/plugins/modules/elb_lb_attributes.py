@@ -44,14 +44,11 @@ attributes:
   type: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def main() -> None:
@@ -86,7 +83,7 @@ def main() -> None:
         module.exit_json(changed=True, attributes={a["Key"]: a["Value"] for a in done})
     except elb.exceptions.LoadBalancerNotFoundException:
         module.fail_json(msg=f"Load balancer {name} does not exist (run the aws_ecs role).")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not set the attributes of {name}")
 
 

@@ -52,14 +52,11 @@ arn:
   type: str
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def _host(url: str) -> str:
@@ -119,7 +116,7 @@ def main() -> None:
                     OpenIDConnectProviderArn=arn, ThumbprintList=want_thumbs
                 )
         module.exit_json(changed=changed, arn=arn)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not manage the OIDC provider")
 
 

@@ -56,24 +56,16 @@ secret:
   type: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 import json  # noqa: E402
 from urllib.parse import unquote  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    ClientError,
+    error_code,
+    tags_dict,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-
-def _code(e: Exception) -> str:
-    return str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
-
-
-def _tags(items: list[dict] | None) -> dict:
-    return {t["Key"]: t["Value"] for t in items or []}
 
 
 def _document(doc: object) -> object:
@@ -86,15 +78,15 @@ def _document(doc: object) -> object:
 def read_user(iam, name: str) -> tuple[dict | None, list[dict]]:
     try:
         user = iam.get_user(UserName=name)["User"]
-    except botocore.exceptions.ClientError as e:
-        if _code(e) == "NoSuchEntity":
+    except ClientError as e:
+        if error_code(e) == "NoSuchEntity":
             return None, []
         raise
     try:
         iam.get_login_profile(UserName=name)
         console = True
-    except botocore.exceptions.ClientError as e:
-        if _code(e) != "NoSuchEntity":
+    except ClientError as e:
+        if error_code(e) != "NoSuchEntity":
             raise
         console = False
     inline = {}
@@ -107,7 +99,7 @@ def read_user(iam, name: str) -> tuple[dict | None, list[dict]]:
         for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=name)
         for p in page["AttachedPolicies"]
     ]
-    tags = _tags(iam.list_user_tags(UserName=name).get("Tags"))
+    tags = tags_dict(iam.list_user_tags(UserName=name).get("Tags"))
     keys = sorted(
         (
             {
@@ -132,8 +124,8 @@ def read_user(iam, name: str) -> tuple[dict | None, list[dict]]:
 def read_secret(sm, name: str) -> dict | None:
     try:
         d = sm.describe_secret(SecretId=name)
-    except botocore.exceptions.ClientError as e:
-        if _code(e) == "ResourceNotFoundException":
+    except ClientError as e:
+        if error_code(e) == "ResourceNotFoundException":
             return None
         raise
     out = {
@@ -141,7 +133,7 @@ def read_secret(sm, name: str) -> dict | None:
         "deleted": bool(d.get("DeletedDate")),
         "description": d.get("Description", ""),
         "kms_key_id": d.get("KmsKeyId", ""),
-        "tags": _tags(d.get("Tags")),
+        "tags": tags_dict(d.get("Tags")),
         "access_key_id": "",
         "complete": False,
     }
@@ -149,8 +141,8 @@ def read_secret(sm, name: str) -> dict | None:
         return out
     try:
         value = json.loads(sm.get_secret_value(SecretId=name).get("SecretString") or "null")
-    except botocore.exceptions.ClientError as e:
-        if _code(e) != "ResourceNotFoundException":  # a secret without a value yet
+    except ClientError as e:
+        if error_code(e) != "ResourceNotFoundException":  # a secret without a value yet
             raise
         value = None
     except ValueError:
@@ -174,7 +166,7 @@ def main() -> None:
     try:
         user, keys = read_user(module.client("iam"), module.params["user_name"])
         secret = read_secret(module.client("secretsmanager"), module.params["secret_name"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not read the IAM user, its keys or its key secret")
     module.exit_json(changed=False, user=user, access_keys=keys, secret=secret)
 

@@ -40,18 +40,13 @@ deleted:
   type: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    ClientError,
+    error_code,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
-
-
-def _code(e: Exception) -> str:
-    return str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
 
 
 def _strip(iam, name: str) -> dict[str, list[str]]:
@@ -60,8 +55,8 @@ def _strip(iam, name: str) -> dict[str, list[str]]:
     try:
         iam.delete_login_profile(UserName=name)
         done["login_profile"] = [name]
-    except botocore.exceptions.ClientError as e:
-        if _code(e) != "NoSuchEntity":
+    except ClientError as e:
+        if error_code(e) != "NoSuchEntity":
             raise
     for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
         iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
@@ -99,8 +94,8 @@ def main() -> None:
     try:
         try:
             iam.get_user(UserName=name)
-        except botocore.exceptions.ClientError as e:
-            if _code(e) == "NoSuchEntity":
+        except ClientError as e:
+            if error_code(e) == "NoSuchEntity":
                 module.exit_json(changed=False, deleted={})
             raise
         if module.check_mode:
@@ -108,8 +103,8 @@ def main() -> None:
         done = _strip(iam, name)
         try:
             iam.delete_user(UserName=name)
-        except botocore.exceptions.ClientError as e:
-            if _code(e) != "DeleteConflict":
+        except ClientError as e:
+            if error_code(e) != "DeleteConflict":
                 raise
             for cred in iam.list_service_specific_credentials(UserName=name)[
                 "ServiceSpecificCredentials"
@@ -122,7 +117,7 @@ def main() -> None:
                 )
             iam.delete_user(UserName=name)
         module.exit_json(changed=True, deleted=done)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not delete the IAM user {name}")
 
 

@@ -42,14 +42,13 @@ key_id:
   type: str
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    ClientError,
+    is_missing,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def main() -> None:
@@ -68,8 +67,8 @@ def main() -> None:
     try:
         try:
             meta = kms.describe_key(KeyId=alias)["KeyMetadata"]
-        except botocore.exceptions.ClientError as e:
-            if e.response["Error"]["Code"] == "NotFoundException":
+        except ClientError as e:
+            if is_missing(e, "NotFoundException"):
                 module.exit_json(changed=False, key_id="")
             raise
         if meta["KeyState"] == "PendingDeletion":
@@ -77,7 +76,7 @@ def main() -> None:
         if not module.check_mode:
             kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=window)
         module.exit_json(changed=True, key_id=meta["KeyId"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not schedule the deletion of the key {alias}")
 
 

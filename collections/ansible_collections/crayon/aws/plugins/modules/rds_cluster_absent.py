@@ -46,22 +46,21 @@ final_snapshot:
   type: str
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 import time  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    ClientError,
+    is_missing,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def exists(rds: object, identifier: str) -> bool:
     try:
         rds.describe_db_clusters(DBClusterIdentifier=identifier)  # type: ignore[attr-defined]
-    except botocore.exceptions.ClientError as e:
-        if e.response["Error"]["Code"] == "DBClusterNotFoundFault":
+    except ClientError as e:
+        if is_missing(e, "DBClusterNotFoundFault"):
             return False
         raise
     return True
@@ -94,7 +93,7 @@ def main() -> None:
                     module.fail_json(msg=f"{identifier} was still being deleted after an hour")
                 time.sleep(15)
         module.exit_json(changed=True, final_snapshot=snapshot)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not delete the cluster {identifier}")
 
 

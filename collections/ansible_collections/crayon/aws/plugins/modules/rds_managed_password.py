@@ -76,15 +76,15 @@ created:
   type: bool
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 from typing import Any  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
+    ClientError,
+    WaiterError,
+    is_missing,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 NOT_FOUND = {"DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault"}
 
@@ -96,8 +96,8 @@ def describe(rds: Any, kind: str, identifier: str) -> dict[str, Any] | None:
                 rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
             )
         return dict(rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0])
-    except botocore.exceptions.ClientError as e:
-        if e.response["Error"]["Code"] in NOT_FOUND:
+    except ClientError as e:
+        if is_missing(e, *NOT_FOUND):
             return None
         raise
 
@@ -162,9 +162,9 @@ def main() -> None:
         current = describe(rds, kind, identifier) or {}
         secret = current.get("MasterUserSecret") or {}
         module.exit_json(changed=True, created=False, secret_arn=secret.get("SecretArn", ""))
-    except botocore.exceptions.WaiterError as e:  # a BotoCoreError: caught first
+    except WaiterError as e:  # a BotoCoreError: caught first
         module.fail_json(msg=f"{identifier} did not become available in time: {e}")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not set up the managed master password of {identifier}")
 
 

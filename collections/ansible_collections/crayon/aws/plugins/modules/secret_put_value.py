@@ -55,15 +55,14 @@ previous_version_id:
   type: str
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 import json  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
     AnsibleAWSModule,
+    BotoCoreError,
+    ClientError,
+    is_missing,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def new_string(current: str | None, value: str, json_key: str) -> str:
@@ -120,14 +119,14 @@ def main() -> None:
         module.exit_json(
             changed=True, arn=arn, version_id=put["VersionId"], previous_version_id=previous
         )
-    except botocore.exceptions.ClientError as e:
-        if e.response["Error"]["Code"] == "ResourceNotFoundException":
+    except ClientError as e:
+        if is_missing(e, "ResourceNotFoundException"):
             module.fail_json(
                 msg=f"{p['secret_id']} does not exist: run site.yml first, it creates "
                 "the declared secrets"
             )
         module.fail_json_aws(e, msg=f"Could not rotate {p['secret_id']}")
-    except botocore.exceptions.BotoCoreError as e:
+    except BotoCoreError as e:
         module.fail_json_aws(e, msg=f"Could not rotate {p['secret_id']}")
 
 

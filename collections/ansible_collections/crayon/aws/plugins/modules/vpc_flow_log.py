@@ -74,15 +74,12 @@ flow_log_id:
   type: str
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
 from typing import Any  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 
 def _same(have: dict[str, Any], p: dict[str, Any]) -> bool:
@@ -166,7 +163,7 @@ def main() -> None:
         if made.get("Unsuccessful"):
             module.fail_json(msg=f"Flow log not created: {made['Unsuccessful']}")
         module.exit_json(changed=True, flow_log_id=made["FlowLogIds"][0])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not manage the flow log {p['name']}")
 
 
