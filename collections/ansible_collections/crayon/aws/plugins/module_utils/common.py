@@ -46,6 +46,7 @@ __all__ = [
     "is_missing",
     "tags_dict",
     "wait_for",
+    "wait_for_status",
 ]
 
 # What a failed AWS call raises: the service's answer, or botocore's own (network, waiter).
@@ -114,3 +115,23 @@ def wait_for(
             raise TimeoutError(f"still waiting after {timeout} s")
         time.sleep(delay)
         delay = min(float(interval), delay * 2)
+
+
+def wait_for_status(
+    module: AnsibleAWSModule,
+    read: Callable[[], dict[str, Any]],
+    status: str,
+    what: str,
+    interval: float,
+) -> dict[str, Any]:
+    """read() until the resource's Status is `status` (CloudFront's "Deployed"); fails the
+    module, naming `what`, after the module's wait_timeout seconds."""
+    return wait_for(
+        read,
+        lambda found: found.get("Status") == status,
+        timeout=module.params["wait_timeout"],
+        interval=interval,
+        timed_out=lambda found: module.fail_json(
+            msg=f"{what} is still {found.get('Status')}, not {status}: timed out"
+        ),
+    )

@@ -123,6 +123,7 @@ from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa
     is_missing,
     tags_dict,
 )
+from ansible_collections.crayon.aws.plugins.module_utils.ecs import task_definition_arns  # noqa: E402
 
 
 def _perm_strings(perms: list[dict]) -> list[str]:
@@ -727,17 +728,6 @@ def _oidc_provider(iam, url: str) -> dict | None:
     }
 
 
-def _task_definitions(ecs, family: str) -> list[str]:
-    arns: list[str] = []
-    for page in ecs.get_paginator("list_task_definitions").paginate(
-        familyPrefix=family, status="ACTIVE"
-    ):
-        arns += [
-            a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family
-        ]
-    return arns
-
-
 def _jobs(p: dict, client: Clients, account: str, module) -> dict:
     """state key -> a function reading it (clients bound now, in the calling thread)."""
     jobs: dict = {}
@@ -778,7 +768,7 @@ def _jobs(p: dict, client: Clients, account: str, module) -> dict:
             jobs["oidc_provider"] = lambda: _oidc_provider(iam, p["oidc_url"])
     if p["family"]:
         ecs = client("ecs")
-        jobs["task_definitions"] = lambda: _task_definitions(ecs, p["family"])
+        jobs["task_definitions"] = lambda: task_definition_arns(ecs, p["family"])
     if any(p[k] for k in ("log_group", "cluster", "target_group", "load_balancer")):
         clients = [client(s) for s in ("ecs", "elbv2", "logs", "application-autoscaling")]
         jobs["ecs"] = lambda: ecs_state(module, *clients)

@@ -100,7 +100,7 @@ from typing import Any  # noqa: E402
 from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
     AWS_ERRORS,
     AnsibleAWSModule,
-    wait_for,
+    wait_for_status,
 )
 
 
@@ -158,14 +158,12 @@ def _result(dist: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _wait(module: AnsibleAWSModule, cf: Any, did: str) -> dict[str, Any]:
-    return wait_for(
+    return wait_for_status(
+        module,
         lambda: dict(cf.get_distribution(Id=did)["Distribution"]),
-        lambda dist: dist.get("Status") == "Deployed",
-        timeout=module.params["wait_timeout"],
-        interval=15,
-        timed_out=lambda dist: module.fail_json(
-            msg=f"Distribution {did} is still {dist.get('Status')}: timed out"
-        ),
+        "Deployed",
+        f"Distribution {did}",
+        15,
     )
 
 

@@ -94,7 +94,7 @@ from typing import Any  # noqa: E402
 from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
     AWS_ERRORS,
     AnsibleAWSModule,
-    wait_for,
+    wait_for_status,
 )
 
 
@@ -146,14 +146,12 @@ def _find(cf: Any, name: str) -> str | None:
 
 
 def _wait(module: AnsibleAWSModule, cf: Any, oid: str) -> dict[str, Any]:
-    return wait_for(
+    return wait_for_status(
+        module,
         lambda: dict(cf.get_vpc_origin(Id=oid)["VpcOrigin"]),
-        lambda origin: origin.get("Status") == "Deployed",
-        timeout=module.params["wait_timeout"],
-        interval=10,
-        timed_out=lambda origin: module.fail_json(
-            msg=f"VPC origin {oid} is still {origin.get('Status')}: timed out"
-        ),
+        "Deployed",
+        f"VPC origin {oid}",
+        10,
     )
 
 

@@ -78,6 +78,7 @@ from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa
     AWS_ERRORS,
     AnsibleAWSModule,
 )
+from ansible_collections.crayon.aws.plugins.module_utils.ecs import task_definition_arns  # noqa: E402
 
 
 def short(arn: str) -> str:
@@ -127,10 +128,7 @@ def main() -> None:
         service = found[0]
         current = short(service["taskDefinition"])
         family = current.rsplit(":", 1)[0]
-        arns: list[str] = []
-        pager = ecs.get_paginator("list_task_definitions")
-        for page in pager.paginate(familyPrefix=family, status="ACTIVE", sort="DESC"):
-            arns += [a for a in page["taskDefinitionArns"] if short(a).rsplit(":", 1)[0] == family]
+        arns = task_definition_arns(ecs, family, newest_first=True)
         versions = []
         for arn in arns[:25]:
             td = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]

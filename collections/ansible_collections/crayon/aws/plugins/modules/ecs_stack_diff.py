@@ -117,6 +117,7 @@ from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa
     error_code,
     tags_dict,
 )
+from ansible_collections.crayon.aws.plugins.module_utils.ecs import task_definition_arns  # noqa: E402
 
 # Lists whose order AWS does not keep (or the role does not care about), and the key to sort by.
 _ORDERLESS: dict[str, Callable[[Any], Any]] = {
@@ -274,17 +275,6 @@ def read_task_definition(ecs: Any, ref: str) -> dict[str, Any] | None:
         if error_code(e) in ("ClientException", "InvalidParameterException"):
             return None
         raise
-
-
-def read_revisions(ecs: Any, family: str) -> list[str]:
-    arns: list[str] = []
-    for page in ecs.get_paginator("list_task_definitions").paginate(
-        familyPrefix=family, status="ACTIVE"
-    ):
-        arns += [
-            a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family
-        ]
-    return arns
 
 
 def read_log_group(logs: Any, name: str) -> dict[str, Any] | None:
@@ -563,8 +553,8 @@ def read_all(
             ecs, f
         )
         if revisions:
-            jobs["revisions:" + name] = lambda f=svc["task_definition"]["family"]: read_revisions(
-                ecs, f
+            jobs["revisions:" + name] = lambda f=svc["task_definition"]["family"]: (
+                task_definition_arns(ecs, f)
             )
     with ThreadPoolExecutor(max_workers=8) as pool:
         futures = {k: pool.submit(fn) for k, fn in jobs.items()}
