@@ -124,6 +124,10 @@ from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa
     tags_dict,
 )
 from ansible_collections.crayon.aws.plugins.module_utils.ecs import task_definition_arns  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.iam import (  # noqa: E402
+    read_oidc_provider,
+    read_role,
+)
 from ansible_collections.crayon.aws.plugins.module_utils.network import read_network  # noqa: E402
 
 
@@ -360,36 +364,6 @@ def repository(ecr, name: str) -> dict | None:
     }
 
 
-def role(iam, name: str) -> dict | None:
-    try:
-        r = iam.get_role(RoleName=name)["Role"]
-    except ClientError as e:
-        if is_missing(e, "NoSuchEntity"):
-            return None
-        raise
-    inline = {}
-    for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-        doc = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-        inline[policy_name] = json.loads(doc) if isinstance(doc, str) else doc
-    attached = [
-        p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-    ]
-    profiles = [
-        p["InstanceProfileName"]
-        for p in iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"]
-    ]
-    trust = r.get("AssumeRolePolicyDocument")
-    return {
-        "arn": r["Arn"],
-        "description": r.get("Description", ""),
-        "trust": json.loads(trust) if isinstance(trust, str) else trust,
-        "inline_policies": inline,
-        "managed_policies": attached,
-        "instance_profiles": profiles,
-        "tags": tags_dict(iam.list_role_tags(RoleName=name).get("Tags")),
-    }
-
-
 def ecs_state(module, ecs, elbv2, logs, aas) -> dict:
     p = module.params
     out: dict = {}
@@ -622,26 +596,6 @@ def main() -> None:
     module.exit_json(changed=False, state=state)
 
 
-def _oidc_provider(iam, url: str) -> dict | None:
-    host = url.split("://", 1)[-1].rstrip("/")
-    arn = next(
-        (
-            e["Arn"]
-            for e in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
-            if e["Arn"].endswith("oidc-provider/" + host)
-        ),
-        None,
-    )
-    if not arn:
-        return None
-    d = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
-    return {
-        "arn": arn,
-        "client_ids": sorted(d.get("ClientIDList", [])),
-        "thumbprints": sorted(t.lower() for t in d.get("ThumbprintList", [])),
-    }
-
-
 def _jobs(p: dict, client: Clients, account: str, module) -> dict:
     """state key -> a function reading it (clients bound now, in the calling thread)."""
     jobs: dict = {}
@@ -677,9 +631,9 @@ def _jobs(p: dict, client: Clients, account: str, module) -> dict:
     if p["roles"] or p["oidc_url"]:
         iam = client("iam")
         if p["roles"]:
-            jobs["roles"] = lambda: {r: role(iam, r) for r in p["roles"]}
+            jobs["roles"] = lambda: {r: read_role(iam, r) for r in p["roles"]}
         if p["oidc_url"]:
-            jobs["oidc_provider"] = lambda: _oidc_provider(iam, p["oidc_url"])
+            jobs["oidc_provider"] = lambda: read_oidc_provider(iam, p["oidc_url"])
     if p["family"]:
         ecs = client("ecs")
         jobs["task_definitions"] = lambda: task_definition_arns(ecs, p["family"])
