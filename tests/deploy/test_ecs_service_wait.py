@@ -1,4 +1,4 @@
-"""The deploy wait's verdicts (roles/aws_ecs/library/ecs_service_wait.py), case by case.
+"""The deploy wait's verdicts (crayon.aws.ecs_service_wait), case by case.
 
 moto runs no tasks, so the Molecule scenario only sees the success path; these cases cover
 the fail-fast paths a real ECS deployment goes through.
@@ -6,22 +6,16 @@ the fail-fast paths a real ECS deployment goes through.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import collection
+
 TD = "crayon-production-app:7"
 
 
 def _module() -> ModuleType:
-    path = REPO / "roles" / "aws_ecs" / "library" / "ecs_service_wait.py"
-    spec = importlib.util.spec_from_file_location("ecs_service_wait", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return collection.module("ecs_service_wait")
 
 
 def _service(*deployments: dict[str, Any], td: str = TD, running: int = 1) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests.support import collection
 from tests.support import ecs_stack as E
 from tests.support.moto_server import MotoServer
 from tests.support.playbook import PlaybookRun, run_playbook
@@ -45,7 +46,7 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 WANTED = _load("aws_ecs_wanted", REPO / "roles/aws_ecs/filter_plugins/aws_ecs_wanted.py")
-DIFF = _load("ecs_stack_diff", REPO / "roles/aws_ecs/library/ecs_stack_diff.py")
+DIFF = collection.module("ecs_stack_diff")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""aws_cdn's CloudFront VPC origin (tasks/vpc_origin.yml + library/cloudfront_vpc_origin.py)
+"""aws_cdn's CloudFront VPC origin (tasks/vpc_origin.yml + crayon.aws.cloudfront_vpc_origin)
 against the loopback stand-in tests/support/cloudfront_vpc_standin.py (moto has no VPC
 origins): built once, second run writes nothing, check mode writes nothing, drift updated,
 refused in words without an ARN, removed idempotently. The distribution that uses it:

@@ -1,7 +1,7 @@
 """aws_budget_differs: whether the aws_budget module would change the budget read up front.
 
 The role calls its module (a Python process, botocore, about 1.5 s) only when this says
-something differs; the rules are the module's own (library/aws_budget.py): limit, unit,
+something differs; the rules are the module's own (crayon.aws.aws_budget): limit, unit,
 period and type; notifications keyed by type, comparison, threshold and threshold type, extra
 ones purged; subscribers compared only where the endpoint could list them.
 """

@@ -3,7 +3,7 @@ community.aws.cloudfront_distribution, snake_case) in CloudFront's own API shape
 origin reached through a VPC origin (VpcOriginConfig) instead of a public custom origin.
 
 Used by the vpc_origin mode, whose distribution is written by the kit's own module
-(library/cloudfront_vpc_distribution.py): the same settings, one source, two writers.
+(crayon.aws.cloudfront_vpc_distribution): the same settings, one source, two writers.
 """
 
 from __future__ import annotations

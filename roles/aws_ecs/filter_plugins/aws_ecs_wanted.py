@@ -1,7 +1,7 @@
 """The wanted state of every resource roles/aws_ecs manages, in the write modules' option shape.
 
 `{{ aws_ecs_services | aws_ecs_wanted(aws_ecs_names, settings, ids) }}` is the ONE place the
-role describes what it wants. The same dict goes to the reader (library/ecs_stack_diff.py),
+role describes what it wants. The same dict goes to the reader (crayon.aws.ecs_stack_diff),
 which compares it with AWS, and to the write tasks' options. Values that only AWS knows
 (subnet and security-group ids, ARNs, the image a service runs now, the desired count
 auto-scaling chose) are tokens starting with "@" until the reader has resolved them: `ids` is

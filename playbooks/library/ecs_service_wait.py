@@ -1,1 +1,0 @@
-../../roles/aws_ecs/library/ecs_service_wait.py
