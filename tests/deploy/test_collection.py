@@ -13,6 +13,7 @@ import configparser
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -39,7 +40,11 @@ def docs() -> dict[str, Any]:
     (fragments merged), from the repository's ansible.cfg."""
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")}
     out = subprocess.run(
-        ["ansible-doc", "--json", *[f"crayon.aws.{n}" for n in NAMES]],
+        [
+            str(Path(sys.executable).parent / "ansible-doc"),
+            "--json",
+            *[f"crayon.aws.{n}" for n in NAMES],
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,

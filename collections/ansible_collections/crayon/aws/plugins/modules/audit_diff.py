@@ -80,19 +80,20 @@ trail:
   type: dict
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
-import json  # noqa: E402
+import json  # noqa: E402 - Ansible modules document themselves first
 from typing import Any  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
-    AnsibleAWSModule,
-)
 from ansible_collections.amazon.aws.plugins.module_utils.policy import (  # noqa: E402
     compare_policies,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
+    AnsibleAWSModule,
+    ClientError,
+    error_code,
+    tags_dict,
+)
+from ansible_collections.crayon.aws.plugins.module_utils.flow_logs import same  # noqa: E402
 
 _PUBLIC_ACCESS = {
     "block_public_acls": "BlockPublicAcls",
@@ -102,22 +103,14 @@ _PUBLIC_ACCESS = {
 }
 
 
-def _code(e: Exception) -> str:
-    return str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
-
-
 def _read(call: Any, missing: tuple[str, ...], **kwargs: Any) -> Any:
     """The call's answer, or None when AWS says the thing is not there."""
     try:
         return call(**kwargs)
-    except botocore.exceptions.ClientError as e:
-        if _code(e) in missing:
+    except ClientError as e:
+        if error_code(e) in missing:
             return None
         raise
-
-
-def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in items or []}
 
 
 def _wanted_tags(tags: dict[str, Any] | None) -> dict[str, str]:
@@ -175,7 +168,7 @@ def bucket_state(s3: Any, want: dict[str, Any]) -> dict[str, Any]:
     if want.get("policy") is not None and compare_policies(have_policy, want["policy"]):
         differs.append("policy")
     tagging = _read(s3.get_bucket_tagging, ("NoSuchTagSet",), Bucket=name)
-    if _tags((tagging or {}).get("TagSet")) != _wanted_tags(want.get("tags")):
+    if tags_dict((tagging or {}).get("TagSet")) != _wanted_tags(want.get("tags")):
         differs.append("tags")
     return {
         "exists": True,
@@ -185,30 +178,13 @@ def bucket_state(s3: Any, want: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _flow_log_same(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    """The rule the flow-log module uses to keep a flow log rather than replace it."""
-    if have.get("ResourceId") != want["vpc_id"] or have.get("TrafficType") != want["traffic_type"]:
-        return False
-    if have.get("LogDestinationType", "cloud-watch-logs") != want["destination_type"]:
-        return False
-    interval = int(want.get("max_aggregation_interval", 600))
-    if int(have.get("MaxAggregationInterval") or 600) != interval:
-        return False
-    if want["destination_type"] == "s3":
-        return bool(have.get("LogDestination") == want["s3_arn"])
-    return bool(
-        have.get("LogGroupName") == want["log_group_name"]
-        and have.get("DeliverLogsPermissionArn") == want["role_arn"]
-    )
-
-
 def flow_log_state(ec2: Any, want: dict[str, Any]) -> dict[str, Any]:
     filters = [{"Name": "tag:Name", "Values": [want["name"]]}]
     if want.get("vpc_id"):
         filters.append({"Name": "resource-id", "Values": [want["vpc_id"]]})
     found = ec2.describe_flow_logs(Filters=filters)["FlowLogs"]
     present = want.get("state", "present") == "present"
-    keep = [f for f in found if present and _flow_log_same(f, want)]
+    keep = [f for f in found if present and same(f, want)]
     in_sync = len(keep) == len(found) and (bool(keep) or not present)
     return {"in_sync": in_sync, "found": [f["FlowLogId"] for f in found]}
 
@@ -235,7 +211,7 @@ def trail_state(ct: Any, want: dict[str, Any]) -> dict[str, Any]:
     if not ct.get_trail_status(Name=trail["TrailARN"]).get("IsLogging"):
         differs.append("logging")
     tags = ct.list_tags(ResourceIdList=[trail["TrailARN"]]).get("ResourceTagList", [{}])
-    if _tags((tags[0] if tags else {}).get("TagsList")) != _wanted_tags(want.get("tags")):
+    if tags_dict((tags[0] if tags else {}).get("TagsList")) != _wanted_tags(want.get("tags")):
         differs.append("tags")
     return {"exists": True, "in_sync": not differs, "differs": differs}
 
@@ -258,7 +234,7 @@ def main() -> None:
             out["flow_log"] = flow_log_state(module.client("ec2"), p["flow_log"])
         if p["trail"]:
             out["trail"] = trail_state(module.client("cloudtrail"), p["trail"])
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not read the audit resources")
     module.exit_json(**out)
 

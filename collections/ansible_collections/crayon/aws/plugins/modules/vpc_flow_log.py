@@ -80,21 +80,7 @@ from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa
     AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-
-def _same(have: dict[str, Any], p: dict[str, Any]) -> bool:
-    if have.get("ResourceId") != p["vpc_id"] or have.get("TrafficType") != p["traffic_type"]:
-        return False
-    if have.get("LogDestinationType", "cloud-watch-logs") != p["destination_type"]:
-        return False
-    if int(have.get("MaxAggregationInterval") or 600) != p["max_aggregation_interval"]:
-        return False
-    if p["destination_type"] == "s3":
-        return bool(have.get("LogDestination") == p["s3_arn"])
-    return bool(
-        have.get("LogGroupName") == p["log_group_name"]
-        and have.get("DeliverLogsPermissionArn") == p["role_arn"]
-    )
+from ansible_collections.crayon.aws.plugins.module_utils.flow_logs import same  # noqa: E402
 
 
 def main() -> None:
@@ -133,7 +119,7 @@ def main() -> None:
         if p["vpc_id"]:
             filters.append({"Name": "resource-id", "Values": [p["vpc_id"]]})
         found = ec2.describe_flow_logs(Filters=filters)["FlowLogs"]
-        keep = [f for f in found if p["state"] == "present" and _same(f, p)]
+        keep = [f for f in found if p["state"] == "present" and same(f, p)]
         drop = [f["FlowLogId"] for f in found if f not in keep]
         create = p["state"] == "present" and not keep
         if not drop and not create:
