@@ -14,7 +14,7 @@ description:
   - Finds the distribution by its C(Comment) (ListDistributions). The top-level settings left
     out of I(config) are filled with CloudFront's defaults (no custom error responses, no geo
     restriction, no web ACL, no logging, no default root object, no origin groups), so a
-    setting added by hand elsewhere is found and written back: the config is compared whole.
+    setting added by hand elsewhere is found and written back (the config is compared whole).
     Inside a setting, keys CloudFront adds (defaults such as C(OriginShield)) are not compared.
   - Some endpoints keep less than they are given (moto 5.2 drops an origin's
     C(S3OriginConfig) and C(OriginAccessControlId) and every behaviour's

@@ -8,14 +8,14 @@ module: s3_site_sync
 short_description: Upload a built static site to S3 with per-path Cache-Control; report what changed
 description:
   - Uploads every file of I(source) to I(bucket) (the key is the file's path under I(source)),
-    with its content type and a Cache-Control header by path: C(public, max-age=31536000,
+    with its content type and a Cache-Control header by path (C(public, max-age=31536000,
     immutable) for hashed assets (I(immutable_paths)), C(public, max-age=I(max_age)) for the
-    rest (HTML, the build id, unhashed files).
+    rest (HTML, the build id, unhashed files)).
   - Uploads only files whose content (MD5, the ETag of a single-part upload under SSE-S3),
     content type or Cache-Control differ from the object's, hashed assets first and pages last
     (a new page never names an asset not yet up). Then, with I(delete), deletes the objects no
     longer in the build (only after every upload succeeded).
-  - Returns the viewer paths to invalidate in CloudFront: every page or file that was replaced
+  - Returns the viewer paths to invalidate in CloudFront, that is every page or file replaced
     or deleted, and every new one that is not a hashed asset (its path may have been cached as
     the SPA fallback); C(x/index.html) also gives C(/x/) and C(/x), C(x.html) also C(/x),
     C(index.html) also C(/). A second run with the same build uploads nothing, deletes
