@@ -194,7 +194,16 @@ def main() -> None:
     s3 = module.client("s3")
     try:
         files = _files(source)
-        have = _objects(s3, p["bucket"])
+        try:
+            have = _objects(s3, p["bucket"])
+        except s3.exceptions.NoSuchBucket:
+            if not module.check_mode:
+                module.fail_json(
+                    msg=f"The frontend bucket {p['bucket']} does not exist: run site.yml "
+                    "(aws_cdn builds it) before releasing the frontend"
+                )
+            # Check mode before the first site.yml: everything would be uploaded.
+            have = {}
         want = {
             key: {
                 "md5": _md5(path),
