@@ -59,6 +59,7 @@ ROLES = (
     "aws_budget",
     "aws_kms",
     "aws_database",
+    "aws_frontend",
 )
 # Roles that run only when the stack declares what they build (stack.kms, stack.database).
 OPTIONAL_ROLES = ("aws_kms", "aws_database")
