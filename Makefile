@@ -76,7 +76,7 @@ clean:
 # ENV is an inventory under inventories/ (local, emulated, dev, production, ...).
 ENV ?= local
 OPS := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/ops.py --env $(ENV)
-.PHONY: local-up local-down site deploy rollback logs plan status restore maintenance
+.PHONY: local-up local-down site deploy rollback logs plan status restore maintenance frontend
 
 local-up:
 	@$(OPS) local-up
@@ -108,3 +108,7 @@ maintenance:
 
 restore:
 	@$(OPS) restore $(TIME) $(ARGS)
+
+# make frontend ENV=<inventory>: release stack.frontend's built folder (playbooks/frontend.yml).
+frontend:
+	$(BIN)/ansible-playbook playbooks/frontend.yml -i inventories/$(ENV) $(ARGS)

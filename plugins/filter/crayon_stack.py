@@ -15,6 +15,7 @@ aws_monitoring manages (pure too: the load balancer and target group dimensions 
 from __future__ import annotations
 
 import copy
+import fnmatch
 import re
 from typing import Any
 
@@ -58,6 +59,7 @@ ROLES = (
     "aws_budget",
     "aws_kms",
     "aws_database",
+    "aws_frontend",
 )
 # Roles that run only when the stack declares what they build (stack.kms, stack.database).
 OPTIONAL_ROLES = ("aws_kms", "aws_database")
@@ -73,7 +75,7 @@ RETENTION_DAYS = (
     1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 # Bucket names the stack itself uses (aws_audit); a declared bucket may not take them.
-RESERVED_BUCKETS = ("audit",)
+RESERVED_BUCKETS = ("audit", "frontend")
 ALARM_COMPARISONS = {
     ">": "GreaterThanThreshold",
     ">=": "GreaterThanOrEqualToThreshold",
@@ -206,7 +208,7 @@ def _stack(raw: Any) -> dict:
         (
             "name", "env", "region", "account_id", "target", "tags", "network",
             "certificate_arn", "roles", "buckets", "secrets", "origin_secret",
-            "secret_arn_suffix", "kms", "database",
+            "secret_arn_suffix", "kms", "database", "frontend", "alb", "cdn",
         ),
     )  # fmt: skip
     stack: dict[str, Any] = {
@@ -280,6 +282,7 @@ def _stack(raw: Any) -> dict:
             "declare it under stack.secrets (with generate: true) or set origin_secret: ''",
         )
     stack["origin_secret"] = origin
+    stack.update(_edge_stack(where, decl))
     return stack
 
 
@@ -405,7 +408,7 @@ def _secrets(where: _Where, raw: Any) -> list[dict]:
 SERVICE_FIELDS = (
     "name", "image", "port", "health", "cpu", "memory", "architecture", "environment",
     "secrets", "permissions", "stateful", "deployment", "count", "scaling", "capacity",
-    "routing", "logs", "alarms",
+    "routing", "logs", "alarms", "streams", "cached_paths",
 )  # fmt: skip
 
 
@@ -477,6 +480,7 @@ def _service(raw: Any, index: int, stack: dict) -> dict:
     svc["scaling"] = _scaling(where, svc, decl.get("scaling"))
     svc["capacity"] = _capacity(where, svc["stateful"], decl.get("capacity"))
     svc["routing"] = _routing(where, decl.get("routing"), index)
+    svc.update(_edge_service(where, decl))
     logs = _mapping(where, "logs", decl.get("logs"))
     _unknown(where, "logs", logs, ("group", "retention_days"))
     group = str(logs.get("group") or "")
@@ -750,6 +754,201 @@ def _alarms(where: _Where, raw: Any) -> dict:
     return out
 
 
+# --- The edge: static frontend, streams, cached paths (aws_cdn) -----------------------------
+
+# CloudFront's default quota of cache behaviours per distribution.
+MAX_BEHAVIORS = 25
+YEAR_S = 31536000
+
+
+def _paths(where: _Where, field: str, raw: Any, example: str) -> list[str]:
+    paths = [str(p) for p in _list(where, field, raw)]
+    for p in paths:
+        if not PATH_RE.match(p):
+            raise where.fail(field, f"has {p!r}", f"write paths starting with / such as {example}")
+    return paths
+
+
+def _edge_stack(where: _Where, decl: dict) -> dict:
+    """stack.frontend (a static build served from a private bucket), stack.alb, stack.cdn."""
+    out: dict[str, Any] = {"frontend": None}
+    if decl.get("frontend") is not None:
+        front = _mapping(where, "frontend", decl.get("frontend"))
+        _unknown(
+            where, "frontend", front, ("source", "spa_fallback", "immutable_paths", "html_max_age")
+        )
+        source = str(front.get("source") or "")
+        if not source:
+            raise where.fail(
+                "frontend.source",
+                "is missing",
+                "set the built, next-export-style folder (relative to the repository root), "
+                "e.g. examples/fullstack/frontend/out",
+            )
+        fallback = str(front.get("spa_fallback", "/index.html") or "")
+        if fallback and (not PATH_RE.match(fallback) or "*" in fallback or "?" in fallback):
+            raise where.fail(
+                "frontend.spa_fallback",
+                f"is {fallback!r}",
+                "set an object path such as /index.html or ''",
+            )
+        out["frontend"] = {
+            "source": source,
+            "spa_fallback": fallback,
+            "immutable_paths": _paths(
+                where, "frontend.immutable_paths",
+                front.get("immutable_paths", ["/_next/static/*"]), "/_next/static/*",
+            ),
+            "html_max_age": _int(
+                where, "frontend.html_max_age", front.get("html_max_age", 60), 0, YEAR_S
+            ),
+        }  # fmt: skip
+    alb = _mapping(where, "alb", decl.get("alb"))
+    _unknown(where, "alb", alb, ("idle_timeout",))
+    out["alb"] = {
+        "idle_timeout": _int(where, "alb.idle_timeout", alb.get("idle_timeout", 60), 1, 4000)
+    }
+    cdn = _mapping(where, "cdn", decl.get("cdn"))
+    _unknown(where, "cdn", cdn, ("origin_read_timeout",))
+    out["cdn"] = {
+        "origin_read_timeout": _int(
+            where, "cdn.origin_read_timeout", cdn.get("origin_read_timeout", 60), 1, 180
+        )
+    }
+    return out
+
+
+def _edge_service(where: _Where, decl: dict) -> dict:
+    """A service's streams (SSE: not cached, not compressed) and its long-cached paths."""
+    out: dict[str, Any] = {"streams": {"paths": [], "heartbeat_seconds": 15}, "cached_paths": []}
+    if decl.get("streams") is not None:
+        streams = _mapping(where, "streams", decl.get("streams"))
+        _unknown(where, "streams", streams, ("paths", "heartbeat_seconds"))
+        out["streams"] = {
+            "paths": _paths(where, "streams.paths", streams.get("paths"), "/api/runs/*/events"),
+            "heartbeat_seconds": _int(
+                where, "streams.heartbeat_seconds", streams.get("heartbeat_seconds", 15), 1, 3600
+            ),
+        }
+    for i, item in enumerate(_list(where, "cached_paths", decl.get("cached_paths"))):
+        field = f"cached_paths[{i}]"
+        entry = _mapping(where, field, item)
+        _unknown(where, field, entry, ("path", "ttl"))
+        path = str(entry.get("path") or "")
+        if not PATH_RE.match(path):
+            raise where.fail(f"{field}.path", f"is {path!r}", "write a path such as /static/*")
+        ttl = _int(where, f"{field}.ttl", entry.get("ttl", 86400), 0, YEAR_S)
+        out["cached_paths"].append({"path": path, "ttl": ttl})
+    return out
+
+
+def _covers(pattern: str, path: str) -> bool:
+    """True when the CloudFront/ALB pattern matches the path pattern `path` taken literally."""
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two path patterns that can match the same request (one covers the other, or equal)."""
+    return a == b or _covers(a, b) or _covers(b, a)
+
+
+def _check_edge(model: dict, services: list[dict]) -> None:
+    """Streams, cached paths and the frontend across services; sets model['edge'].
+
+    A stream that a cached behaviour also matches would be cached or buffered depending on
+    behaviour order: refused. A stream outside its service's routing reaches another service
+    at the ALB: refused. A heartbeat not shorter than the ALB idle timeout or CloudFront's
+    origin read timeout lets an idle stream be cut: refused.
+    """
+    front = model["frontend"]
+    cached: list[tuple[str, str]] = [
+        (f"service {s['name']!r} cached_paths", c["path"])
+        for s in services
+        for c in s["cached_paths"]
+    ]
+    if front:
+        cached += [("stack.frontend.immutable_paths", p) for p in front["immutable_paths"]]
+    streams: list[dict] = []
+    seen: dict[str, str] = {}
+    for svc in services:
+        where = _Where(f"service {svc['name']!r}")
+        beat = svc["streams"]["heartbeat_seconds"]
+        for path in svc["streams"]["paths"]:
+            if path in seen:
+                raise where.fail(
+                    f"streams.paths {path!r}",
+                    f"is also a stream of service {seen[path]!r}",
+                    "declare each stream path once, in the service that serves it",
+                )
+            seen[path] = svc["name"]
+            for owner, other in cached:
+                if _overlap(path, other):
+                    how = "equals" if path == other else "overlaps"
+                    raise where.fail(
+                        f"streams.paths {path!r}",
+                        f"{how} the cached path {other!r} ({owner}): a stream must never be "
+                        "cached or compressed",
+                        f"narrow or remove {other!r}, or move the stream off it",
+                    )
+            routes = svc["routing"]["paths"]
+            if routes and not any(_covers(r, path) for r in routes):
+                raise where.fail(
+                    f"streams.paths {path!r}",
+                    f"is not inside the service's routing.paths ({', '.join(routes)}): the ALB "
+                    "would send it to another service",
+                    "add a routing path that covers it (e.g. /api/*) or fix the stream path",
+                )
+            if beat >= model["alb"]["idle_timeout"]:
+                raise where.fail(
+                    "streams.heartbeat_seconds",
+                    f"({beat} s) is not shorter than stack.alb.idle_timeout "
+                    f"({model['alb']['idle_timeout']} s): the ALB would close an idle stream",
+                    "raise stack.alb.idle_timeout above the heartbeat, or beat more often",
+                )
+            if beat >= model["cdn"]["origin_read_timeout"]:
+                raise where.fail(
+                    "streams.heartbeat_seconds",
+                    f"({beat} s) is not shorter than stack.cdn.origin_read_timeout "
+                    f"({model['cdn']['origin_read_timeout']} s): CloudFront would cut an idle "
+                    "stream",
+                    "send heartbeats more often or raise stack.cdn.origin_read_timeout (max 180)",
+                )
+            streams.append({"service": svc["name"], "path": path, "heartbeat_seconds": beat})
+    origin_paths: list[str] = []
+    if front:
+        if not model["roles"]["aws_cdn"]:
+            raise _Where("stack").fail(
+                "frontend",
+                "is declared but roles.aws_cdn is false: only CloudFront serves it",
+                "turn aws_cdn on or remove stack.frontend",
+            )
+        for svc in services:
+            for path in svc["routing"]["paths"]:
+                if path in ("/*", "*"):
+                    raise _Where(f"service {svc['name']!r}").fail(
+                        f"routing.paths {path!r}",
+                        "would take every path at the edge and hide stack.frontend",
+                        "give the service its own paths (e.g. /api/*), or drop stack.frontend "
+                        "and run the frontend as a service that owns /*",
+                    )
+                if path not in origin_paths:
+                    origin_paths.append(path)
+    count = len(streams) + len(cached) + len(origin_paths)
+    if count > MAX_BEHAVIORS:
+        raise _Where("stack").fail(
+            "services",
+            f"need {count} CloudFront cache behaviours (streams, cached paths, routed paths), "
+            f"more than the default quota of {MAX_BEHAVIORS}",
+            "merge paths (e.g. /api/*) or ask AWS for a quota raise",
+        )
+    model["edge"] = {
+        "streams": streams,
+        "cached_paths": [{"service": s["name"], **c} for s in services for c in s["cached_paths"]],
+        "origin_paths": origin_paths,
+        "heartbeat_max": max((s["heartbeat_seconds"] for s in streams), default=0),
+    }
+
+
 # --- Names ----------------------------------------------------------------------------------
 
 
@@ -761,6 +960,8 @@ def _names(stack: dict, services: list[dict]) -> dict:
     arn = f"arn:aws:secretsmanager:{region}:{account}:secret:"
     buckets = {b["name"]: f"{prefix}-{b['name']}-{account}" for b in stack["buckets"]}
     buckets["audit"] = f"{prefix}-audit-{account}"
+    if stack["frontend"]:
+        buckets["frontend"] = f"{prefix}-frontend-{account}"
     registry = f"{account}.dkr.ecr.{region}.amazonaws.com"
     execution = f"{prefix}-ecs-execution"
     names: dict[str, Any] = {
@@ -799,6 +1000,8 @@ def _names(stack: dict, services: list[dict]) -> dict:
         "trail": f"{prefix}-trail",
         "flow_logs_group": f"/vpc/{prefix}/flow-logs",
         "distribution_comment": f"{prefix} (Crayon kit, role aws_cdn)",
+        "frontend_oac": f"{prefix}-frontend",
+        "spa_function": f"{prefix}-spa-fallback",
         "host": prefix,
         "kms_alias": f"alias/{prefix}",
         "database": {
@@ -1023,6 +1226,7 @@ def crayon_stack(stack: Any, services: Any, image_tag: str = "latest") -> dict:
             "on one host; declare one service or set stack.target: ecs"
         )
     _check_routes(parsed)
+    _check_edge(model, parsed)
     database = model["database"]
     if database is not None and database["backend"] not in {s["name"] for s in parsed}:
         raise AnsibleFilterError(

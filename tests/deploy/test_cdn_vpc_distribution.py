@@ -125,7 +125,10 @@ def test_second_run_and_check_mode_write_nothing(
     check = run_playbook(PLAYBOOK, _env(), _vars(standin), check=True)
     assert check.returncode == 0 and check.changed == 0, check.changed_tasks()
     drift = run_playbook(
-        PLAYBOOK, _env(), _vars(standin, aws_cdn_static_default_ttl=600), check=True
+        PLAYBOOK,
+        _env(),
+        _vars(standin, aws_cdn_cached_paths=[{"path": "/static/*", "ttl": 600}]),
+        check=True,
     )
     assert drift.returncode == 0, drift.output[-4000:]
     assert "aws_cdn : CloudFront distribution through the VPC origin" in drift.changed_tasks()
@@ -135,7 +138,9 @@ def test_second_run_and_check_mode_write_nothing(
 def test_drift_is_written_with_if_match(
     standin: CloudFrontVpcOriginStandin, built: list[str]
 ) -> None:
-    run = run_playbook(PLAYBOOK, _env(), _vars(standin, aws_cdn_static_default_ttl=600))
+    run = run_playbook(
+        PLAYBOOK, _env(), _vars(standin, aws_cdn_cached_paths=[{"path": "/static/*", "ttl": 600}])
+    )
     assert run.returncode == 0 and run.changed == 1, run.output[-4000:]
     assert standin.state.write_calls()[-1] == "UpdateDistribution"
     paths = {b["PathPattern"]: b for b in _config(standin)["CacheBehaviors"]["Items"]}

@@ -58,12 +58,16 @@ def test_check_mode_reports_drift(stack: dict[str, str]) -> None:
     drift = run_playbook(
         PLAYBOOK,
         stack,
-        {**VARS, "aws_cdn_static_default_ttl": 600, "aws_monitoring_5xx_rate_percent": 7},
+        {
+            **VARS,
+            "aws_cdn_cached_paths": [{"path": "/static/*", "ttl": 600}],
+            "aws_monitoring_5xx_rate_percent": 7,
+        },
         check=True,
     )
     assert drift.returncode == 0, drift.output[-4000:]
     changed = drift.changed_tasks()
-    assert "aws_cdn : Report the change a real run would make (check mode)" in changed
+    assert "aws_cdn : CloudFront distribution" in changed
     assert "aws_monitoring : Alarms on metric math (written only when they differ)" in changed
 
 
@@ -97,7 +101,11 @@ def test_resources_are_there(stack: dict[str, str]) -> None:
         ("aws_budget", {"aws_budget_thresholds_percent": [0, 100]}, "positive percentages"),
         ("aws_monitoring", {"aws_monitoring_cpu_percent": 150}, "the CPU threshold a percentage"),
         ("aws_monitoring", {"aws_monitoring_target": "gce"}, "must be one of"),
-        ("aws_cdn", {"aws_cdn_static_max_ttl": 10}, "static max TTL at least its default"),
+        (
+            "aws_cdn",
+            {"aws_cdn_streams": [{"path": "/api/events", "heartbeat_seconds": 60}]},
+            "shorter than the origin read timeout (60 s)",
+        ),
         ("aws_cdn", {"aws_cdn_origin_secret": "short"}, "at least 16 characters"),
     ],
 )

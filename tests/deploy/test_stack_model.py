@@ -344,6 +344,10 @@ BAD = [
         [{**WEB, "permissions": {"buckets": [{"bucket": "nope"}]}}],
         "service 'web': permissions.buckets[0].bucket names 'nope'",
     ),
+    (
+        [WEB, {**API, "streams": {"paths": ["/api/live"]}, "cached_paths": [{"path": "/api/*"}]}],
+        "service 'api': streams.paths '/api/live' overlaps the cached path '/api/*'",
+    ),
 ]
 
 

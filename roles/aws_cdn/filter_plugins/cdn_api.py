@@ -1,9 +1,10 @@
-"""Filter `cloudfront_api_config`: the role's distribution settings (the options it gives
-community.aws.cloudfront_distribution, snake_case) in CloudFront's own API shape, with the
-origin reached through a VPC origin (VpcOriginConfig) instead of a public custom origin.
+"""Filter `cloudfront_api_config`: the role's distribution settings (snake_case options, in
+community.aws.cloudfront_distribution's terms) in CloudFront's own API shape.
 
-Used by the vpc_origin mode, whose distribution is written by the kit's own module
-(crayon.aws.cloudfront_vpc_distribution): the same settings, one source, two writers.
+The public mode (module crayon.aws.cloudfront_distribution_config) gets the ALB as a custom
+origin; the vpc_origin mode (crayon.aws.cloudfront_vpc_distribution) gets it through a VPC
+origin (VpcOriginConfig). A frontend bucket is an S3 origin signed by an Origin Access
+Control in both. The same settings, one source, two writers.
 """
 
 from __future__ import annotations
@@ -41,22 +42,51 @@ def _behavior(b: dict[str, Any]) -> dict[str, Any]:
             "Cookies": {"Forward": fv.get("cookies", {}).get("forward", "none")},
             "Headers": _api_list(list(fv.get("headers") or [])),
         },
+        "FunctionAssociations": _api_list(
+            [
+                {"FunctionARN": f["function_arn"], "EventType": f["event_type"]}
+                for f in b.get("function_associations") or []
+            ]
+        ),
     }
     if "path_pattern" in b:
         out = {"PathPattern": b["path_pattern"], **out}
     return out
 
 
-def _origin(o: dict[str, Any], vpc_origin_id: str) -> dict[str, Any]:
+def _origin(o: dict[str, Any], vpc_origin_id: str | None) -> dict[str, Any]:
     custom = o.get("custom_origin_config") or {}
     headers = [
         {"HeaderName": h["header_name"], "HeaderValue": h["header_value"]}
         for h in o.get("custom_headers") or []
     ]
-    return {
+    base = {
         "Id": o["id"],
         "DomainName": o["domain_name"],
+        "OriginPath": "",
         "CustomHeaders": _api_list(headers),
+    }
+    if "s3_origin_config" in o:
+        # A private bucket read through an Origin Access Control (no legacy OAI).
+        return {
+            **base,
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+            "OriginAccessControlId": o.get("origin_access_control_id", ""),
+        }
+    if vpc_origin_id is None:
+        return {
+            **base,
+            "CustomOriginConfig": {
+                "HTTPPort": int(custom.get("http_port", 80)),
+                "HTTPSPort": int(custom.get("https_port", 443)),
+                "OriginProtocolPolicy": custom.get("origin_protocol_policy", "http-only"),
+                "OriginSslProtocols": _api_list(_items(custom.get("origin_ssl_protocols"))),
+                "OriginReadTimeout": int(custom.get("origin_read_timeout", 30)),
+                "OriginKeepaliveTimeout": int(custom.get("origin_keepalive_timeout", 5)),
+            },
+        }
+    return {
+        **base,
         "VpcOriginConfig": {
             "VpcOriginId": vpc_origin_id,
             "OriginReadTimeout": int(custom.get("origin_read_timeout", 30)),
@@ -75,9 +105,11 @@ def _viewer_certificate(v: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def cloudfront_api_config(options: dict[str, Any], vpc_origin_id: str) -> dict[str, Any]:
-    """DistributionConfig (without CallerReference and Comment) for a VPC-origin distribution."""
-    if not vpc_origin_id:
+def cloudfront_api_config(
+    options: dict[str, Any], vpc_origin_id: str | None = None
+) -> dict[str, Any]:
+    """DistributionConfig (without CallerReference and Comment); no vpc_origin_id: public."""
+    if vpc_origin_id is not None and not vpc_origin_id:
         raise ValueError("cloudfront_api_config needs the VPC origin's id (build it first)")
     return {
         "Enabled": bool(options.get("enabled", True)),
@@ -89,6 +121,7 @@ def cloudfront_api_config(options: dict[str, Any], vpc_origin_id: str) -> dict[s
         "PriceClass": options["price_class"],
         "HttpVersion": options.get("http_version", "http2"),
         "IsIPV6Enabled": bool(options.get("ipv6_enabled", True)),
+        "DefaultRootObject": str(options.get("default_root_object") or ""),
     }
 
 
