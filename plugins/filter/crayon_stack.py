@@ -245,10 +245,11 @@ def _stack(raw: Any) -> dict:
     tags = _mapping(where, "tags", decl.get("tags"))
     stack["tags"] = {str(k): str(v) for k, v in tags.items()}
     network = _mapping(where, "network", decl.get("network"))
-    _unknown(where, "network", network, ("nat_gateway", "private_tasks"))
+    _unknown(where, "network", network, ("nat_gateway", "private_tasks", "nacls"))
     stack["network"] = {
         "nat_gateway": _bool(where, "network.nat_gateway", network.get("nat_gateway", False)),
         "private_tasks": _bool(where, "network.private_tasks", network.get("private_tasks", False)),
+        "nacls": _bool(where, "network.nacls", network.get("nacls", False)),
     }
     if stack["network"]["private_tasks"] and not stack["network"]["nat_gateway"]:
         raise where.fail(
@@ -837,6 +838,7 @@ def _names(stack: dict, services: list[dict]) -> dict:
                 "is longer than AWS's 32 characters; shorten the service name (or stack.name/env)"
             )
         names["services"][svc["name"]] = entry
+    _cost_tags(names, services)
     # The IAM roles the stack manages, in one order (preflight's read and aws_iam agree on it).
     names["iam_roles"] = [
         execution,
@@ -847,7 +849,49 @@ def _names(stack: dict, services: list[dict]) -> dict:
     return names
 
 
+def _cost_tags(names: dict, services: list[dict]) -> None:
+    """Cost by service (seed 004 req. 7.6/10.4): every resource of a service carries
+    Service=<name>, the stack's shared ones (network, ALB, cluster, key, trail) Service=shared.
+    names.tags stays without it, so a role that tags shared and per-service things alike
+    picks one of these two on purpose."""
+    names["shared_tags"] = {**names["tags"], "Service": "shared"}
+    for svc in services:
+        names["services"][svc["name"]]["tags"] = {**names["tags"], "Service": svc["name"]}
+
+
 # --- Cross-checks that need the whole declaration -------------------------------------------
+
+
+def _check_database_path(model: dict, services: list[dict]) -> None:
+    """A database only its backend reaches: the backend must be an ECS service in the stack's
+    VPC, behind the app security group the database admits (roles/aws_database)."""
+    database = model["database"]
+    if database is None:
+        return
+    backend = database["backend"]
+    where = _Where("stack")
+    if backend not in {s["name"] for s in services}:
+        return  # crayon_stack's own check names it
+    roles = model["roles"]
+    if model["target"] != "ecs":
+        raise where.fail(
+            "database.backend",
+            f"names service {backend!r}, which runs on one {model['target']} host outside the "
+            "VPC's app security group: the database would be without the backend's security group",
+            "set stack.target: ecs, or remove stack.database",
+        )
+    for role, what in (
+        ("aws_network", "the VPC, its private subnets and the app security group"),
+        ("aws_ecs", f"service {backend!r} itself (its tasks carry the app security group)"),
+        ("aws_kms", "the key the database is encrypted with"),
+    ):
+        if not roles[role]:
+            raise where.fail(
+                f"roles.{role}",
+                f"is false, but database.backend {backend!r} needs {what}: the database would be "
+                "without the backend's security group",
+                f"remove roles.{role}: false, or remove stack.database",
+            )
 
 
 def _resolve(where: _Where, field: str, value: Any, ctx: dict) -> str:
@@ -1023,6 +1067,7 @@ def crayon_stack(stack: Any, services: Any, image_tag: str = "latest") -> dict:
             "on one host; declare one service or set stack.target: ecs"
         )
     _check_routes(parsed)
+    _check_database_path(model, parsed)
     database = model["database"]
     if database is not None and database["backend"] not in {s["name"] for s in parsed}:
         raise AnsibleFilterError(
