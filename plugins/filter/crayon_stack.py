@@ -855,8 +855,11 @@ def _cost_tags(names: dict, services: list[dict]) -> None:
     names.tags stays without it, so a role that tags shared and per-service things alike
     picks one of these two on purpose."""
     names["shared_tags"] = {**names["tags"], "Service": "shared"}
+    names["shared_budget"] = f"{names['prefix']}-shared-monthly"
     for svc in services:
-        names["services"][svc["name"]]["tags"] = {**names["tags"], "Service": svc["name"]}
+        entry = names["services"][svc["name"]]
+        entry["tags"] = {**names["tags"], "Service": svc["name"]}
+        entry["budget"] = f"{names['prefix']}-{svc['name']}-monthly"
 
 
 # --- Cross-checks that need the whole declaration -------------------------------------------

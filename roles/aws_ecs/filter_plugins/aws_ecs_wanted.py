@@ -175,7 +175,7 @@ def _service_wanted(
         "log_group": {
             "log_group_name": n["log_group"],
             "retention": int(svc["logs"]["retention_days"]),
-            "tags": dict(names["tags"]),
+            "tags": dict(n.get("tags") or names["tags"]),
         },
         "task_definition": {
             "family": n["family"],
@@ -206,7 +206,7 @@ def _service_wanted(
             "unhealthy_threshold_count": int(svc["health"]["unhealthy"]),
             "successful_response_codes": "200",
             "deregistration_delay_timeout": int(settings["deregistration_delay"]),
-            "tags": dict(names["tags"]),
+            "tags": dict(n.get("tags") or names["tags"]),
         },
         "service": {
             "name": n["service"],
@@ -254,7 +254,7 @@ def _service_wanted(
             "cluster_name": names["cluster"],
             "resource": n["service"],
             "resource_type": "service",
-            "tags": dict(names["tags"]),
+            "tags": dict(n.get("tags") or names["tags"]),
         },
     }
     scaling = svc["scaling"]
@@ -309,7 +309,7 @@ def aws_ecs_wanted(
         "subnets": public,
         "security_groups": [_ref(ids, "@sg:" + names["security_groups"]["alb"])],
         "listeners": _listeners(services, settings, ids),
-        "tags": dict(names["tags"]),
+        "tags": dict(names.get("shared_tags") or names["tags"]),
     }
     # Sent only when they differ from AWS's defaults: moto lacks these attributes.
     if int(settings["alb_idle_timeout"]) != 60:
