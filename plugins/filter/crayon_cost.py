@@ -204,7 +204,12 @@ def _shared(
 
 
 def _fargate_service(
-    led: _Ledger, p: dict[str, Any], svc: dict[str, Any], spot_tasks: float, tasks: float, label: str
+    led: _Ledger,
+    p: dict[str, Any],
+    svc: dict[str, Any],
+    spot_tasks: float,
+    tasks: float,
+    label: str,
 ) -> None:
     """One service's tasks: on-demand and Spot, tagged with its name."""
     hours = p["hours_per_month"]
@@ -248,7 +253,9 @@ def _fargate(
     mode = inp.get("_mode", "as_configured")
     for svc in others:
         n = float(svc["tasks"])
-        spot = 0.0 if mode == "fargate" else n if mode == "fargate_spot" else float(svc["spot_tasks"])
+        spot = (
+            0.0 if mode == "fargate" else n if mode == "fargate_spot" else float(svc["spot_tasks"])
+        )
         _fargate_service(led, p, svc, spot, n, f": {svc['name']}")
         tasks += n
     alb = p["alb"]

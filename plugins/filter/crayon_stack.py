@@ -249,8 +249,9 @@ def _stack(raw: Any) -> dict:
     stack["network"] = {
         "nat_gateway": _bool(where, "network.nat_gateway", network.get("nat_gateway", False)),
         "private_tasks": _bool(where, "network.private_tasks", network.get("private_tasks", False)),
-        "nacls": _bool(where, "network.nacls", network.get("nacls", False)),
     }
+    if _bool(where, "network.nacls", network.get("nacls", False)):
+        stack["network"]["nacls"] = True  # absent = off (roles read it with a default)
     if stack["network"]["private_tasks"] and not stack["network"]["nat_gateway"]:
         raise where.fail(
             "network.private_tasks",
@@ -552,8 +553,9 @@ def _deployment(where: _Where, stateful: bool, raw: Any) -> dict:
 def _scaling(where: _Where, svc: dict, raw: Any) -> dict:
     scaling = _mapping(where, "scaling", raw)
     _unknown(
-        where, "scaling", scaling, ("metric", "target", "scale_out_cooldown", "scale_in_cooldown")
-    )
+        where, "scaling", scaling,
+        ("metric", "target", "scale_out_cooldown", "scale_in_cooldown", "cpu_target"),
+    )  # fmt: skip
     count = svc["count"]
     default_metric = "cpu" if count["max"] > count["min"] else "none"
     metric = _choice(
@@ -572,7 +574,9 @@ def _scaling(where: _Where, svc: dict, raw: Any) -> dict:
             "raise count.max above count.min, or set scaling.metric: none",
         )
     high = 100 if metric == "cpu" else 100000
+    cpu_target = _cpu_target(where, metric, scaling.get("cpu_target", 0))
     return {
+        **({"cpu_target": cpu_target} if cpu_target else {}),
         "metric": metric,
         "target": _int(where, "scaling.target", scaling.get("target", 70), 1, high),
         "scale_out_cooldown": _int(
@@ -582,6 +586,19 @@ def _scaling(where: _Where, svc: dict, raw: Any) -> dict:
             where, "scaling.scale_in_cooldown", scaling.get("scale_in_cooldown", 300), 0, 86400
         ),
     }
+
+
+def _cpu_target(where: _Where, metric: str, raw: Any) -> int:
+    """scaling.cpu_target: a second target-tracking policy on CPU beside request scaling
+    (seed 004 req. 2.6: request load and CPU); 0 = none."""
+    target = _int(where, "scaling.cpu_target", raw, 0, 100)
+    if target and metric != "requests":
+        raise where.fail(
+            "scaling.cpu_target",
+            f"is {target} but scaling.metric is {metric!r}",
+            "use it with metric: requests (with metric: cpu, scaling.target is the CPU target)",
+        )
+    return target
 
 
 def _capacity(where: _Where, stateful: bool, raw: Any) -> list[dict]:

@@ -57,7 +57,9 @@ def test_dev_and_prod_differ_where_the_inventories_do(fullstack: dict[str, Any])
     dev, prod = fullstack["dev"][0], fullstack["prod"][0]
     names = {i["name"] for i in dev["items"]}
     assert "RDS db.t4g.micro" in names and "RDS read replica db.t4g.micro" not in names
-    assert _item(dev, "RDS storage (gp3)")["usd"] == pytest.approx(20 * PRICES["rds"]["gp3_gb_month"])
+    assert _item(dev, "RDS storage (gp3)")["usd"] == pytest.approx(
+        20 * PRICES["rds"]["gp3_gb_month"]
+    )
     assert dev["total"] < prod["total"]
     # Three budgets: the stack's, backend's and shared's (two are free).
     assert "3 budget" in _item(prod, "AWS Budgets")["detail"]
@@ -118,7 +120,7 @@ def test_every_service_of_a_stack_is_priced() -> None:
 
 def test_an_unpriced_instance_class_is_refused_in_words() -> None:
     inputs = {**run_inputs(), "database": _db(instance_class="db.x9.huge")}
-    with pytest.raises(ValueError, match="db.x9.huge.*has no price.*cost/prices.yml"):
+    with pytest.raises(ValueError, match=r"db\.x9\.huge.*has no price.*cost/prices\.yml"):
         crayon_cost_estimate(inputs, PRICES)
 
 

@@ -176,6 +176,7 @@ def _service_wanted(
             "log_group_name": n["log_group"],
             "retention": int(svc["logs"]["retention_days"]),
             "tags": dict(n.get("tags") or names["tags"]),
+            **({"kms_key_id": settings["kms_key_id"]} if settings.get("kms_key_id") else {}),
         },
         "task_definition": {
             "family": n["family"],
@@ -290,7 +291,38 @@ def _service_wanted(
             "scalable_dimension": "ecs:service:DesiredCount",
             "policy_type": "TargetTrackingScaling",  # the module wants it even to delete
         }
+    out["scaling_cpu"] = _cpu_scaling(svc, n, resource_id)
     return out
+
+
+def _cpu_scaling(svc: dict[str, Any], n: dict[str, Any], resource_id: str) -> dict[str, Any]:
+    """scaling.cpu_target: a CPU policy beside request scaling (the scale-out that wins is the
+    larger; scale-in only when both allow it)."""
+    scaling = svc["scaling"]
+    want = {
+        "state": "absent",
+        "policy_name": n["scaling_policy"] + "-cpu",
+        "service_namespace": "ecs",
+        "resource_id": resource_id,
+        "scalable_dimension": "ecs:service:DesiredCount",
+        "policy_type": "TargetTrackingScaling",
+    }
+    if not (_scaled(svc) and scaling.get("cpu_target")):
+        return want
+    return {
+        **want,
+        "state": "present",
+        "minimum_tasks": int(svc["count"]["min"]),
+        "maximum_tasks": int(svc["count"]["max"]),
+        "target_tracking_scaling_policy_configuration": {
+            "TargetValue": float(scaling["cpu_target"]),
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+            },
+            "ScaleOutCooldown": int(scaling["scale_out_cooldown"]),
+            "ScaleInCooldown": int(scaling["scale_in_cooldown"]),
+        },
+    }
 
 
 def aws_ecs_wanted(
