@@ -162,7 +162,7 @@ def test_task_size_routing_and_secret_injected_with_value_from(stack: dict[str, 
         for r in rules
         for c in r["Conditions"]
         if c["Field"] == "path-pattern"
-        for v in c["Values"]
+        for v in c.get("Values") or c.get("PathPatternConfig", {}).get("Values", [])
     ]
     assert "/api/*" in paths
 
