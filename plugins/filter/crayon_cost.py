@@ -63,8 +63,11 @@ class _Ledger:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
 
-    def add(self, name: str, usd: float, detail: str) -> None:
-        self.items.append({"name": name, "usd": round(usd, 6), "detail": detail})
+    def add(self, name: str, usd: float, detail: str, service: str = "shared") -> None:
+        # service: the Service tag the item's resources carry (cost by service).
+        self.items.append(
+            {"name": name, "usd": round(usd, 6), "detail": detail, "service": service}
+        )
 
     @property
     def total(self) -> float:
@@ -200,33 +203,61 @@ def _shared(
     )
 
 
-def _fargate(
-    led: _Ledger, p: dict[str, Any], inp: dict[str, Any], spot_tasks: float, tasks: float
+def _fargate_service(
+    led: _Ledger,
+    p: dict[str, Any],
+    svc: dict[str, Any],
+    spot_tasks: float,
+    tasks: float,
+    label: str,
 ) -> None:
+    """One service's tasks: on-demand and Spot, tagged with its name."""
     hours = p["hours_per_month"]
-    ecs = inp["ecs"]
-    vcpu = int(ecs["cpu"]) / 1024
-    gb = int(ecs["memory"]) / 1024
-    arch = "arm64" if str(ecs["arch"]).upper() == "ARM64" else "x86_64"
+    vcpu = int(svc["cpu"]) / 1024
+    gb = int(svc["memory"]) / 1024
+    arch = "arm64" if str(svc["arch"]).upper() == "ARM64" else "x86_64"
     od = p["fargate"][arch]
     sp = p["fargate"]["spot_x86_64"]
     on_demand = tasks - spot_tasks
     per_task_od = (vcpu * od["vcpu_hour"] + gb * od["gb_hour"]) * hours
     per_task_sp = (vcpu * sp["vcpu_hour"] + gb * sp["gb_hour"]) * hours
+    service = str(svc.get("name") or "shared")
     if on_demand > 0:
         led.add(
-            "Fargate (on-demand)",
+            f"Fargate (on-demand){label}",
             on_demand * per_task_od,
             f"{on_demand:g} task x ({vcpu:g} vCPU x ${od['vcpu_hour']} + {gb:g} GB x "
             f"${od['gb_hour']}) x {hours} h ({arch})",
+            service,
         )
     if spot_tasks > 0:
         led.add(
-            "Fargate Spot",
+            f"Fargate Spot{label}",
             spot_tasks * per_task_sp,
             f"{spot_tasks:g} task x ({vcpu:g} vCPU x ${sp['vcpu_hour']} + {gb:g} GB x "
             f"${sp['gb_hour']}) x {hours} h (Spot price varies)",
+            service,
         )
+
+
+def _fargate(
+    led: _Ledger, p: dict[str, Any], inp: dict[str, Any], spot_tasks: float, tasks: float
+) -> None:
+    hours = p["hours_per_month"]
+    ecs = inp["ecs"]
+    others = list(ecs.get("others") or [])
+    # The first service is priced with the counts given (the alternatives change them); the
+    # others (a stack of several services) with their own, in the same mode.
+    label = f": {ecs['name']}" if others and ecs.get("name") else ""
+    _fargate_service(led, p, ecs, spot_tasks, tasks, label)
+    mode = inp.get("_mode", "as_configured")
+    for svc in others:
+        n = float(svc["tasks"])
+        spot = (
+            0.0 if mode == "fargate" else n if mode == "fargate_spot" else float(svc["spot_tasks"])
+        )
+        _fargate_service(led, p, svc, spot, n, f": {svc['name']}")
+        tasks += n
     alb = p["alb"]
     led.add("Application Load Balancer", alb["hour"] * hours, f"{hours} h x ${alb['hour']}")
     led.add(
@@ -379,7 +410,98 @@ def _stack(
     _shared(led, p, usage, _alarm_metrics(target), custom, free)
     if "audit" in inp:
         _audit(led, p, inp["audit"], is_ecs)
+    if (inp.get("database") or {}).get("instance_class"):
+        _database(led, p, inp["database"])
+    if int((inp.get("kms") or {}).get("keys") or 0):
+        _kms(led, p, inp["kms"], free)
     return led
+
+
+def _database(led: _Ledger, p: dict[str, Any], db: dict[str, Any]) -> None:
+    """The managed database (stack.database), its lines tagged with its backend service."""
+    hours = p["hours_per_month"]
+    service = str(db.get("service") or "shared")
+    storage = float(db["storage_gb"])
+    retention = int(db["backup_retention_days"])
+    changed = float(db["changed_gb_day"])
+    if db["engine"] == "aurora-postgresql":
+        a = p["aurora"]
+        acu = float(db["average_acu"])
+        instances = 2 if db["multi_az"] or db["read_replica"] else 1
+        led.add(
+            "Aurora Serverless v2",
+            instances * acu * a["acu_hour"] * hours,
+            f"{instances} instance x {acu:g} ACU average x ${a['acu_hour']} x {hours} h",
+            service,
+        )
+        led.add(
+            "Aurora storage and I/O",
+            storage * a["storage_gb_month"] + float(db["io_millions"]) * a["io_per_million"],
+            f"{storage:g} GB x ${a['storage_gb_month']} + {db['io_millions']:g} M I/O",
+            service,
+        )
+    else:
+        r = p["rds"]
+        cls = str(db["instance_class"])
+        if cls not in r["instance_hour"]:
+            raise ValueError(
+                f"database instance class {cls!r} has no price in cost/prices.yml (rds."
+                f"instance_hour); add it or use one of {', '.join(sorted(r['instance_hour']))}"
+            )
+        rate = r["instance_hour"][cls]
+        copies = 2 if db["multi_az"] else 1
+        led.add(
+            f"RDS {cls}" + (" Multi-AZ" if copies == 2 else ""),
+            copies * rate * hours,
+            f"{copies} x ${rate}/h x {hours} h" + (" (primary + standby)" if copies == 2 else ""),
+            service,
+        )
+        led.add(
+            "RDS storage (gp3)",
+            copies * storage * r["gp3_gb_month"],
+            f"{storage:g} GB x ${r['gp3_gb_month']}" + (" x 2 (Multi-AZ)" if copies == 2 else ""),
+            service,
+        )
+        if db["read_replica"]:
+            led.add(
+                f"RDS read replica {cls}",
+                rate * hours + storage * r["gp3_gb_month"],
+                f"${rate}/h x {hours} h + {storage:g} GB x ${r['gp3_gb_month']}",
+                service,
+            )
+    billed = retention * changed
+    led.add(
+        "Database backups",
+        billed * p["rds"]["backup_gb_month"],
+        f"{retention} days x {changed:g} GB changed a day beyond the free "
+        f"{storage:g} GB x ${p['rds']['backup_gb_month']}",
+        service,
+    )
+
+
+def _kms(led: _Ledger, p: dict[str, Any], kms: dict[str, Any], free: bool) -> None:
+    """The stack's customer-managed key (stack.kms), shared by every service."""
+    k = p["kms"]
+    keys = int(kms["keys"])
+    led.add("KMS key", keys * k["key_month"], f"{keys} key x ${k['key_month']}/month")
+    requests = float(kms["requests_month"])
+    billed = max(0.0, requests - k["free_requests"]) if free else requests
+    led.add(
+        "KMS requests",
+        billed / 10000 * k["requests_per_10k"],
+        f"{requests:,.0f} requests x ${k['requests_per_10k']}/10k"
+        + (f" ({k['free_requests']:,} free)" if free else ""),
+    )
+
+
+def crayon_cost_by_service(items: list[dict[str, Any]]) -> list[str]:
+    """The estimate's items summed by their Service tag, one line each, largest first."""
+    totals: dict[str, float] = {}
+    for item in items:
+        key = str(item.get("service") or "shared")
+        totals[key] = totals.get(key, 0.0) + float(item["usd"])
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [f"Service={name:<20} {usd:>8.2f}" for name, usd in ranked]
 
 
 def crayon_cost_estimate(inputs: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
@@ -431,11 +553,12 @@ def crayon_cost_estimate(inputs: dict[str, Any], prices: dict[str, Any]) -> dict
             "many short-lived copies with no lasting disk; needs another database (e.g. DynamoDB)",
         ),
     ):
-        led = _stack(key, prices, inputs, spot_tasks, tasks)
+        led = _stack(key, prices, {**inputs, "_mode": key}, spot_tasks, tasks)
         alternatives.append({"name": name, "usd": led.total, "viable": viable, "note": note})
     cheapest = min((a for a in alternatives if a["viable"]), key=lambda a: a["usd"])
     lines = [f"{i['name']:<28} {i['usd']:>8.2f}  {i['detail']}" for i in current.items]
     lines.append(f"{'TOTAL a month (USD)':<28} {current.total:>8.2f}")
+    by_service = crayon_cost_by_service(current.items)
     alt_lines = [
         f"{a['name']:<28} {a['usd']:>8.2f}  {'' if a['viable'] else '[not viable] '}{a['note']}"
         for a in alternatives
@@ -443,6 +566,7 @@ def crayon_cost_estimate(inputs: dict[str, Any], prices: dict[str, Any]) -> dict
     return {
         "lines": lines,
         "alternative_lines": alt_lines,
+        "service_lines": by_service,
         "as_of": prices["as_of"],
         "price_region": prices["region"],
         "target": target,
@@ -512,5 +636,6 @@ class FilterModule:
         return {
             "crayon_cost_estimate": crayon_cost_estimate,
             "crayon_spot_tasks": crayon_spot_tasks,
+            "crayon_cost_by_service": crayon_cost_by_service,
             "crayon_budget_check": crayon_budget_check,
         }

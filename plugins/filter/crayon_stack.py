@@ -247,11 +247,13 @@ def _stack(raw: Any) -> dict:
     tags = _mapping(where, "tags", decl.get("tags"))
     stack["tags"] = {str(k): str(v) for k, v in tags.items()}
     network = _mapping(where, "network", decl.get("network"))
-    _unknown(where, "network", network, ("nat_gateway", "private_tasks"))
+    _unknown(where, "network", network, ("nat_gateway", "private_tasks", "nacls"))
     stack["network"] = {
         "nat_gateway": _bool(where, "network.nat_gateway", network.get("nat_gateway", False)),
         "private_tasks": _bool(where, "network.private_tasks", network.get("private_tasks", False)),
     }
+    if _bool(where, "network.nacls", network.get("nacls", False)):
+        stack["network"]["nacls"] = True  # absent = off (roles read it with a default)
     if stack["network"]["private_tasks"] and not stack["network"]["nat_gateway"]:
         raise where.fail(
             "network.private_tasks",
@@ -555,8 +557,9 @@ def _deployment(where: _Where, stateful: bool, raw: Any) -> dict:
 def _scaling(where: _Where, svc: dict, raw: Any) -> dict:
     scaling = _mapping(where, "scaling", raw)
     _unknown(
-        where, "scaling", scaling, ("metric", "target", "scale_out_cooldown", "scale_in_cooldown")
-    )
+        where, "scaling", scaling,
+        ("metric", "target", "scale_out_cooldown", "scale_in_cooldown", "cpu_target"),
+    )  # fmt: skip
     count = svc["count"]
     default_metric = "cpu" if count["max"] > count["min"] else "none"
     metric = _choice(
@@ -575,7 +578,9 @@ def _scaling(where: _Where, svc: dict, raw: Any) -> dict:
             "raise count.max above count.min, or set scaling.metric: none",
         )
     high = 100 if metric == "cpu" else 100000
+    cpu_target = _cpu_target(where, metric, scaling.get("cpu_target", 0))
     return {
+        **({"cpu_target": cpu_target} if cpu_target else {}),
         "metric": metric,
         "target": _int(where, "scaling.target", scaling.get("target", 70), 1, high),
         "scale_out_cooldown": _int(
@@ -585,6 +590,19 @@ def _scaling(where: _Where, svc: dict, raw: Any) -> dict:
             where, "scaling.scale_in_cooldown", scaling.get("scale_in_cooldown", 300), 0, 86400
         ),
     }
+
+
+def _cpu_target(where: _Where, metric: str, raw: Any) -> int:
+    """scaling.cpu_target: a second target-tracking policy on CPU beside request scaling
+    (seed 004 req. 2.6: request load and CPU); 0 = none."""
+    target = _int(where, "scaling.cpu_target", raw, 0, 100)
+    if target and metric != "requests":
+        raise where.fail(
+            "scaling.cpu_target",
+            f"is {target} but scaling.metric is {metric!r}",
+            "use it with metric: requests (with metric: cpu, scaling.target is the CPU target)",
+        )
+    return target
 
 
 def _capacity(where: _Where, stateful: bool, raw: Any) -> list[dict]:
@@ -1040,6 +1058,7 @@ def _names(stack: dict, services: list[dict]) -> dict:
                 "is longer than AWS's 32 characters; shorten the service name (or stack.name/env)"
             )
         names["services"][svc["name"]] = entry
+    _cost_tags(names, services)
     # The IAM roles the stack manages, in one order (preflight's read and aws_iam agree on it).
     names["iam_roles"] = [
         execution,
@@ -1050,7 +1069,52 @@ def _names(stack: dict, services: list[dict]) -> dict:
     return names
 
 
+def _cost_tags(names: dict, services: list[dict]) -> None:
+    """Cost by service (seed 004 req. 7.6/10.4): every resource of a service carries
+    Service=<name>, the stack's shared ones (network, ALB, cluster, key, trail) Service=shared.
+    names.tags stays without it, so a role that tags shared and per-service things alike
+    picks one of these two on purpose."""
+    names["shared_tags"] = {**names["tags"], "Service": "shared"}
+    names["shared_budget"] = f"{names['prefix']}-shared-monthly"
+    for svc in services:
+        entry = names["services"][svc["name"]]
+        entry["tags"] = {**names["tags"], "Service": svc["name"]}
+        entry["budget"] = f"{names['prefix']}-{svc['name']}-monthly"
+
+
 # --- Cross-checks that need the whole declaration -------------------------------------------
+
+
+def _check_database_path(model: dict, services: list[dict]) -> None:
+    """A database only its backend reaches: the backend must be an ECS service in the stack's
+    VPC, behind the app security group the database admits (roles/aws_database)."""
+    database = model["database"]
+    if database is None:
+        return
+    backend = database["backend"]
+    where = _Where("stack")
+    if backend not in {s["name"] for s in services}:
+        return  # crayon_stack's own check names it
+    roles = model["roles"]
+    if model["target"] != "ecs":
+        raise where.fail(
+            "database.backend",
+            f"names service {backend!r}, which runs on one {model['target']} host outside the "
+            "VPC's app security group: the database would be without the backend's security group",
+            "set stack.target: ecs, or remove stack.database",
+        )
+    for role, what in (
+        ("aws_network", "the VPC, its private subnets and the app security group"),
+        ("aws_ecs", f"service {backend!r} itself (its tasks carry the app security group)"),
+        ("aws_kms", "the key the database is encrypted with"),
+    ):
+        if not roles[role]:
+            raise where.fail(
+                f"roles.{role}",
+                f"is false, but database.backend {backend!r} needs {what}: the database would be "
+                "without the backend's security group",
+                f"remove roles.{role}: false, or remove stack.database",
+            )
 
 
 def _resolve(where: _Where, field: str, value: Any, ctx: dict) -> str:
@@ -1227,6 +1291,7 @@ def crayon_stack(stack: Any, services: Any, image_tag: str = "latest") -> dict:
         )
     _check_routes(parsed)
     _check_edge(model, parsed)
+    _check_database_path(model, parsed)
     database = model["database"]
     if database is not None and database["backend"] not in {s["name"] for s in parsed}:
         raise AnsibleFilterError(

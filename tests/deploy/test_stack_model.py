@@ -374,6 +374,8 @@ def _write_inventory(path: Path, services: list) -> Path:
         "preflight_require_loopback": True,
         "github_repository": "crayon-demo/crayon",
         "alert_email": "ops@crayon.example",
+        # Two services (cost.yml prices both): above the default $50 budget.
+        "aws_budget_limit_usd": 80,
     }
     (path / "group_vars/all/main.yml").write_text(yaml.safe_dump(group))
     return path

@@ -175,7 +175,8 @@ def _service_wanted(
         "log_group": {
             "log_group_name": n["log_group"],
             "retention": int(svc["logs"]["retention_days"]),
-            "tags": dict(names["tags"]),
+            "tags": dict(n.get("tags") or names["tags"]),
+            **({"kms_key_id": settings["kms_key_id"]} if settings.get("kms_key_id") else {}),
         },
         "task_definition": {
             "family": n["family"],
@@ -206,7 +207,7 @@ def _service_wanted(
             "unhealthy_threshold_count": int(svc["health"]["unhealthy"]),
             "successful_response_codes": "200",
             "deregistration_delay_timeout": int(settings["deregistration_delay"]),
-            "tags": dict(names["tags"]),
+            "tags": dict(n.get("tags") or names["tags"]),
         },
         "service": {
             "name": n["service"],
@@ -254,7 +255,7 @@ def _service_wanted(
             "cluster_name": names["cluster"],
             "resource": n["service"],
             "resource_type": "service",
-            "tags": dict(names["tags"]),
+            "tags": dict(n.get("tags") or names["tags"]),
         },
     }
     scaling = svc["scaling"]
@@ -290,7 +291,38 @@ def _service_wanted(
             "scalable_dimension": "ecs:service:DesiredCount",
             "policy_type": "TargetTrackingScaling",  # the module wants it even to delete
         }
+    out["scaling_cpu"] = _cpu_scaling(svc, n, resource_id)
     return out
+
+
+def _cpu_scaling(svc: dict[str, Any], n: dict[str, Any], resource_id: str) -> dict[str, Any]:
+    """scaling.cpu_target: a CPU policy beside request scaling (the scale-out that wins is the
+    larger; scale-in only when both allow it)."""
+    scaling = svc["scaling"]
+    want = {
+        "state": "absent",
+        "policy_name": n["scaling_policy"] + "-cpu",
+        "service_namespace": "ecs",
+        "resource_id": resource_id,
+        "scalable_dimension": "ecs:service:DesiredCount",
+        "policy_type": "TargetTrackingScaling",
+    }
+    if not (_scaled(svc) and scaling.get("cpu_target")):
+        return want
+    return {
+        **want,
+        "state": "present",
+        "minimum_tasks": int(svc["count"]["min"]),
+        "maximum_tasks": int(svc["count"]["max"]),
+        "target_tracking_scaling_policy_configuration": {
+            "TargetValue": float(scaling["cpu_target"]),
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+            },
+            "ScaleOutCooldown": int(scaling["scale_out_cooldown"]),
+            "ScaleInCooldown": int(scaling["scale_in_cooldown"]),
+        },
+    }
 
 
 def aws_ecs_wanted(
@@ -309,7 +341,7 @@ def aws_ecs_wanted(
         "subnets": public,
         "security_groups": [_ref(ids, "@sg:" + names["security_groups"]["alb"])],
         "listeners": _listeners(services, settings, ids),
-        "tags": dict(names["tags"]),
+        "tags": dict(names.get("shared_tags") or names["tags"]),
     }
     # Sent only when they differ from AWS's defaults: moto lacks these attributes.
     if int(settings["alb_idle_timeout"]) != 60:

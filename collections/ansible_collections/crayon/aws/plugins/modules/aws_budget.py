@@ -98,6 +98,13 @@ options:
     description: Remove notifications that are not listed in I(notifications).
     type: bool
     default: true
+  cost_filters:
+    description:
+      - What the budget counts, as AWS Budgets C(CostFilters), for example
+        C({TagKeyValue: ["user:Service$backend"]}) for the cost of what is tagged Service=backend
+        (the tag must be activated as a cost allocation tag). Empty counts the whole account.
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -250,6 +257,13 @@ class BudgetManager:
             "BudgetLimit": {"Amount": f"{float(p['limit_amount']):g}", "Unit": p["limit_unit"]},
             "TimeUnit": p["time_unit"],
             "BudgetType": p["budget_type"],
+            **({"CostFilters": self.cost_filters()} if p["cost_filters"] else {}),
+        }
+
+    def cost_filters(self) -> dict[str, list[str]]:
+        return {
+            str(k): sorted(str(v) for v in vs)
+            for k, vs in self.module.params["cost_filters"].items()
         }
 
     def ensure_present(self) -> None:
@@ -272,6 +286,8 @@ class BudgetManager:
             or limit.get("Unit") != p["limit_unit"]
             or current.get("TimeUnit") != p["time_unit"]
             or current.get("BudgetType") != p["budget_type"]
+            or {k: sorted(v) for k, v in (current.get("CostFilters") or {}).items()}
+            != self.cost_filters()
         ):
             new_budget = dict(wanted)
             if "CostTypes" in current:
@@ -349,6 +365,7 @@ def main() -> None:
         ),
         notifications=dict(type="list", elements="dict", default=[], options=notification),
         purge_notifications=dict(type="bool", default=True),
+        cost_filters=dict(type="dict", default={}),
     )
     module = AnsibleAWSModule(
         argument_spec=argument_spec,

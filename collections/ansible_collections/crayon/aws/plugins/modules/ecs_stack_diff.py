@@ -287,6 +287,7 @@ def read_log_group(logs: Any, name: str) -> dict[str, Any] | None:
         "log_group_name": name,
         "retention": match[0].get("retentionInDays"),
         "tags": tags,
+        "kms_key_id": match[0].get("kmsKeyId", ""),
     }
 
 
@@ -640,6 +641,7 @@ def compare_all(
         want_svc = _resolve(svc["service"], ids)
         svc_state = differs(want_svc, service_shape(live) if live else None)
         want_scaling = _resolve(svc["scaling"], ids)
+        want_cpu = _resolve(svc["scaling_cpu"], ids) if "scaling_cpu" in svc else None
         entry = {
             "log_group": differs(svc["log_group"], read["log:" + name]),
             "task_definition": td_state,
@@ -677,6 +679,11 @@ def compare_all(
                 else None,
             ),
             "scaling": differs(want_scaling, scaling_shape(want_scaling, read["scaling"])),
+            # scaling.cpu_target: the CPU policy beside request scaling (absent: in sync
+            # while there is none).
+            "scaling_cpu": differs(want_cpu, scaling_shape(want_cpu, read["scaling"]))
+            if want_cpu
+            else {"in_sync": True, "exists": False, "differs": []},
             "image_missing": image_missing,
             "desired_count": now,
         }

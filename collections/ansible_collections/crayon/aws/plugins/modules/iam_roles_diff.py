@@ -29,8 +29,9 @@ options:
       description: {description: The role's description., type: str, required: true}
       policy: {description: Its inline policy document; null for none., type: dict}
       profile: {description: With an instance profile of its name., type: bool, default: false}
+      tags: {description: This role's own tags (exactly these); omitted = I(tags)., type: dict}
   tags:
-    description: The tags every role carries (exactly these).
+    description: The tags every role carries (exactly these) unless it gives its own.
     type: dict
     default: {}
   policy_name:
@@ -109,7 +110,8 @@ def compare_role(
             "stray_policies": [],
         }
     differs = [k for k in ("trust", "description") if have[k] != want[k]]
-    if have["tags"] != {k: str(v) for k, v in tags.items()}:
+    wanted_tags = want.get("tags") or tags
+    if have["tags"] != {k: str(v) for k, v in wanted_tags.items()}:
         differs.append("tags")
     if have["managed_policies"]:
         differs.append("managed_policies")
@@ -153,6 +155,7 @@ def main() -> None:
                     "description": {"type": "str", "required": True},
                     "policy": {"type": "dict"},
                     "profile": {"type": "bool", "default": False},
+                    "tags": {"type": "dict"},
                 },
             },
             "tags": {"type": "dict", "default": {}},
