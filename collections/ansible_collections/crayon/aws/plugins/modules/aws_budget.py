@@ -100,7 +100,8 @@ options:
     default: true
   cost_filters:
     description:
-      - What the budget counts, as AWS Budgets C(CostFilters), for example
+      - >-
+        What the budget counts, as AWS Budgets C(CostFilters), for example
         C({TagKeyValue: ["user:Service$backend"]}) for the cost of what is tagged Service=backend
         (the tag must be activated as a cost allocation tag). Empty counts the whole account.
     type: dict
