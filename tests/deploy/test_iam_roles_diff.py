@@ -53,6 +53,12 @@ def test_a_rerun_writes_nothing(built: dict[str, str]) -> None:
     assert again.changed == 0, again.changed_tasks()
 
 
+def test_check_mode_on_the_built_roles_changes_nothing(built: dict[str, str]) -> None:
+    check = run_playbook(PLAYBOOK, built, VARS, check=True, inventory=INVENTORY)
+    assert check.returncode == 0, check.output[-4000:]
+    assert check.changed == 0, check.changed_tasks()
+
+
 def test_each_hand_change_is_found_and_put_back(built: dict[str, str]) -> None:
     iam = _iam(built)
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
