@@ -328,6 +328,40 @@ def test_budgets_per_service_filtered_on_the_service_tag(stack: dict[str, Any]) 
     }
 
 
+def test_static_frontend_and_stream_at_the_edge(stack: dict[str, Any]) -> None:
+    """Seed 004 items 2 and 3 as this inventory declares them: the frontend released to its
+    private bucket, the default behaviour on it, the SSE path first, uncached, uncompressed."""
+    env, prefix = stack["env"], stack["prefix"]
+    s3 = _client(env, "s3")
+    bucket = f"{prefix}-frontend-{ACCOUNT}"
+    index = s3.head_object(Bucket=bucket, Key="index.html")
+    assert index["ContentType"].startswith("text/html")
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    readers = [st for st in policy["Statement"] if st.get("Effect") == "Allow"]
+    assert [st["Principal"] for st in readers] == [{"Service": "cloudfront.amazonaws.com"}]
+    cf = _client(env, "cloudfront")
+    [summary] = [
+        d for d in cf.list_distributions()["DistributionList"]["Items"] if prefix in d["Comment"]
+    ]
+    config = cf.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "frontend"
+    first = config["CacheBehaviors"]["Items"][0]
+    assert first["PathPattern"] == "/api/runs/*/events"
+    assert (first["DefaultTTL"], first["MaxTTL"], first["Compress"]) == (0, 0, False)
+    assert "Last-Event-ID" in first["ForwardedValues"]["Headers"]["Items"]
+    elb = _client(env, "elbv2")
+    [alb] = elb.describe_load_balancers(Names=[f"{prefix}-alb"])["LoadBalancers"]
+    attrs = {
+        a["Key"]: a["Value"]
+        for a in elb.describe_load_balancer_attributes(LoadBalancerArn=alb["LoadBalancerArn"])[
+            "Attributes"
+        ]
+    }
+    assert attrs["idle_timeout.timeout_seconds"] == "120"  # above the 15 s heartbeat
+
+
 def test_outputs_name_the_service(stack: dict[str, Any]) -> None:
     outputs = json.loads((stack["tmp"] / "outputs.json").read_text())
     assert outputs["service_arns"]["backend"].endswith(f"/{stack['prefix']}-backend")
