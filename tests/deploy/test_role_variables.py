@@ -1,13 +1,20 @@
 """Each documented variable of each AWS role, changed, re-run, and read back from the emulator.
 
-One Crayon stack (inventories/emulated) is built per module against moto on loopback; each
-test then re-runs only the role under test (`site.yml --tags <role>`: preflight still builds
-the stack model under any tag) with that role's variables changed through `-e`, and reads
-every new value back with boto3. Where several variables of one role are independent (they
-set different fields of AWS resources, and none decides whether another is applied), they are
-changed in the same re-run to keep CI short, and each is still read back on its own, from
-the field it sets: a variable the role passes but never compares leaves its own field at the
-old value, whatever the others did, so the assertion naming it fails.
+One Crayon stack (inventories/emulated) is built per module against moto on loopback. Then
+three re-runs change the variables through `-e` (the stack model's own fields through the
+inventory's `stack:`/`services:`, changed and passed whole), each followed by a run that must
+change nothing, and every new value is read back with boto3, one assertion per variable:
+
+- round 1: one site.yml run changes the settings of every role at once;
+- round 2: stack.tags, and the second value of settings round 1 gave a first value;
+- round 3 (`--tags aws_network,aws_audit`): a second VPC with other CIDRs and zones, the
+  trail off.
+
+Changing many variables in one run still proves each one: they are independent (each sets its
+own field of its own resource, and none decides whether another is applied), so a variable a
+role passes but never compares leaves its own field at the old value, whatever the others
+did, and the assertion naming it fails. Each re-run also asserts that every role in it
+changed something. One run per variable would cost CI about a minute per variable.
 
 `COVERED` names, for every variable, the test that changes it; `SKIPPED` says why a variable
 is not an AWS setting of a resource this stack can show (state, waits, names passed in,
@@ -157,6 +164,8 @@ COVERED: dict[str, str] = {
             "aws_audit_tags",
             "aws_iam_tags",
             "aws_cdn_tags",
+            "aws_registry_tags",
+            "aws_monitoring_tags",
         ],
         "test_stack_tags_reach_every_resource",
     ),
@@ -470,18 +479,20 @@ def test_every_documented_variable_is_accounted_for() -> None:
 # --- the stack --------------------------------------------------------------------------
 
 
-def _inventory_stack() -> dict[str, Any]:
-    text = (INVENTORY / "group_vars" / "all" / "main.yml").read_text()
-    stack: dict[str, Any] = yaml.safe_load(text)["stack"]
-    return stack
+def _declaration() -> dict[str, Any]:
+    """The inventory's own `stack:` and `services:` (Jinja left in: Ansible renders -e too)."""
+    data = yaml.safe_load((INVENTORY / "group_vars" / "all" / "main.yml").read_text())
+    return {"stack": data["stack"], "services": data["services"]}
 
 
 class Stack:
-    """The built stack: run site.yml on it (whole or one role) and read it with boto3."""
+    """The built stack: re-run site.yml on it (whole or some roles) and read it with boto3."""
 
     def __init__(self, env: dict[str, str], tmp: Path) -> None:
         self.env = env
         self.tmp = tmp
+        self.topic = ""  # an SNS topic not the stack's (round 1: the budget notifies it)
+        self.secret_before = ""
 
     def client(self, service: str) -> Any:
         return E.client(self.env, service)
@@ -498,10 +509,12 @@ class Stack:
         assert run.returncode == 0 and run.failed == 0, run.output[-6000:]
         return run
 
-    def change(self, tags: str, extra: dict[str, Any]) -> PlaybookRun:
-        """Re-run one role with `extra`: it must change something, then nothing on a re-run."""
+    def change(self, extra: dict[str, Any], roles: list[str], tags: str = "") -> PlaybookRun:
+        """Re-run with `extra`: each role in `roles` changes something, a second run nothing."""
         first = self.site(extra, tags)
-        assert first.changed > 0, f"{sorted(extra)}: the re-run changed nothing"
+        changed = first.changed_tasks()
+        quiet = [r for r in roles if not any(t.startswith(f"{r} : ") for t in changed)]
+        assert not quiet, f"roles that changed nothing: {quiet} (changed: {changed})"
         again = self.site(extra, tags)
         assert again.changed == 0, again.changed_tasks()
         return first
@@ -517,41 +530,125 @@ def stack(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     yield built
 
 
-# --- aws_registry -----------------------------------------------------------------------
+def _alb(stack: Stack) -> dict[str, Any]:
+    lb: dict[str, Any] = stack.client("elbv2").describe_load_balancers(Names=[f"{PREFIX}-alb"])[
+        "LoadBalancers"
+    ][0]
+    return lb
 
 
-def test_aws_registry(stack: Stack) -> None:
+# --- round 1: every role's independent settings, in one site.yml run ----------------------
+
+
+@pytest.fixture(scope="module")
+def round1(stack: Stack) -> Stack:
+    """One run changes the settings of every role at once: they are independent (each sets
+    its own field of its own resource, and none decides whether another is applied), so a
+    setting a role does not compare stays at its old value and the read-back naming it fails,
+    whatever the others did. Then a re-run must change nothing."""
+    decl = copy.deepcopy(_declaration())
+    data = decl["stack"]["buckets"][0]
+    data["versioning"] = False
+    data["lifecycle"][0]["transitions"][0]["transition_days"] = 45
+    decl["stack"]["secrets"][1]["description"] = "session key, described anew"
+    app = decl["services"][0]
+    app["alarms"].update({"cpu_above": 85, "response_time_above": 3})
+    app["permissions"]["buckets"][0]["prefixes"] = ["drawings/", "archive/"]
+    stack.topic = stack.client("sns").create_topic(Name="someone-elses-topic")["TopicArn"]
+    stack.secret_before = stack.client("secretsmanager").get_secret_value(SecretId=SECRETS[1])[
+        "SecretString"
+    ]
     stack.change(
-        "aws_registry",
         {
+            **decl,
+            # aws_registry
             "aws_registry_scan_on_push": False,
             "aws_registry_tag_mutability": "immutable",
             "aws_registry_keep_images": 5,
+            # aws_storage (and stack.buckets above)
+            "aws_storage_deny_insecure_transport": False,
+            # aws_network
+            "aws_network_app_ports": [8000, 8100],
+            "aws_network_alb_ports": [80, 443, 8443],
+            "aws_network_nat_gateway": True,
+            # aws_ecs (the role's own; the services' fields: test_ecs_stack.py)
+            "aws_ecs_deregistration_delay": 25,
+            "aws_ecs_container_health_interval": 20,
+            "aws_ecs_container_health_timeout": 4,
+            "aws_ecs_container_health_retries": 5,
+            "aws_ecs_container_health_start_period": 40,
+            "aws_ecs_alb_idle_timeout": 90,
+            "aws_ecs_alb_access_logs": True,
+            "aws_ecs_alb_access_logs_prefix": "lb2",
+            # aws_budget
+            "aws_budget_limit_usd": 900,
+            "aws_budget_time_unit": "QUARTERLY",
+            "aws_budget_thresholds_percent": [50, 80],
+            "aws_budget_forecast_alert": False,
+            "aws_budget_emails": ["finance@example.org"],
+            "aws_budget_sns_topic_arn": stack.topic,
+            # aws_monitoring (and services[].alarms above)
+            "aws_monitoring_alert_emails": ["oncall@example.org"],
+            "aws_monitoring_period_seconds": 120,
+            "aws_monitoring_5xx_rate_percent": 7,
+            "aws_monitoring_elb_5xx_count": 20,
+            "aws_monitoring_s3_bucket": BUCKETS[1],
+            # aws_iam (and services[].permissions above)
+            "aws_iam_github_repository": "other-org/other-repo",
+            "aws_iam_github_environment": "staging",
+            "aws_iam_github_oidc_thumbprints": ["a" * 40],
+            # aws_audit
+            "aws_audit_trail_prefix": "trail2",
+            "aws_audit_retention_days": 200,
+            "aws_audit_alb_access_logs": True,
+            "aws_audit_alb_prefix": "lb2",
+            "aws_audit_flow_logs": True,
+            "aws_audit_flow_logs_destination": "cloud-watch-logs",
+            "aws_audit_flow_logs_retention_days": 14,
+            "aws_audit_flow_logs_traffic": "REJECT",
+            # aws_cdn
+            "aws_cdn_origin_domain": f"origin2.{_alb(stack)['DNSName']}",
+            "aws_cdn_origin_protocol": "match-viewer",
+            "aws_cdn_origin_http_port": 8080,
+            "aws_cdn_origin_https_port": 8443,
+            "aws_cdn_origin_read_timeout": 45,
+            "aws_cdn_origin_keepalive_timeout": 10,
+            "aws_cdn_origin_secret_header": "X-Origin-Check",
+            "aws_cdn_static_path": "/assets/*",
+            "aws_cdn_static_default_ttl": 3600,
+            "aws_cdn_static_max_ttl": 7200,
+            "aws_cdn_sse_path": "/api/stream",
+            "aws_cdn_forwarded_headers": ["Accept", "Origin"],
+            "aws_cdn_price_class": "PriceClass_200",
         },
+        [
+            "aws_registry",
+            "aws_storage",
+            "aws_secrets",
+            "aws_network",
+            "aws_ecs",
+            "aws_budget",
+            "aws_monitoring",
+            "aws_iam",
+            "aws_audit",
+            "aws_cdn",
+        ],
     )
-    ecr = stack.client("ecr")
+    return stack
+
+
+def test_aws_registry(round1: Stack) -> None:
+    ecr = round1.client("ecr")
     repo = ecr.describe_repositories(repositoryNames=[f"{PREFIX}-app"])["repositories"][0]
     assert repo["imageScanningConfiguration"]["scanOnPush"] is False, "aws_registry_scan_on_push"
     assert repo["imageTagMutability"] == "IMMUTABLE", "aws_registry_tag_mutability"
-    policy = json.loads(
-        ecr.get_lifecycle_policy(repositoryName=f"{PREFIX}-app")["lifecyclePolicyText"]
-    )
-    assert [r["selection"]["countNumber"] for r in policy["rules"]] == [5], (
-        "aws_registry_keep_images"
-    )
+    text = ecr.get_lifecycle_policy(repositoryName=f"{PREFIX}-app")["lifecyclePolicyText"]
+    counts = [r["selection"]["countNumber"] for r in json.loads(text)["rules"]]
+    assert counts == [5], "aws_registry_keep_images"
 
 
-# --- aws_storage ------------------------------------------------------------------------
-
-
-def test_aws_storage(stack: Stack) -> None:
-    """stack.buckets (versioning, a lifecycle rule's days) and the TLS-only policy switch."""
-    declared = copy.deepcopy(_inventory_stack())
-    data = declared["buckets"][0]
-    data["versioning"] = False
-    data["lifecycle"][0]["transitions"][0]["transition_days"] = 45
-    stack.change("aws_storage", {"stack": declared, "aws_storage_deny_insecure_transport": False})
-    s3 = stack.client("s3")
+def test_aws_storage(round1: Stack) -> None:
+    s3 = round1.client("s3")
     bucket = BUCKETS[0]
     assert s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Suspended", (
         "stack.buckets[].versioning"
@@ -564,21 +661,11 @@ def test_aws_storage(stack: Stack) -> None:
         s3.get_bucket_policy(Bucket=bucket)  # aws_storage_deny_insecure_transport
 
 
-# --- aws_secrets ------------------------------------------------------------------------
-
-
-def test_aws_secrets(stack: Stack) -> None:
+def test_aws_secrets(round1: Stack) -> None:
     """A declared secret's description reaches AWS; its value is never replaced."""
-    sm = stack.client("secretsmanager")
-    before = sm.get_secret_value(SecretId=SECRETS[1])["SecretString"]
-    declared = copy.deepcopy(_inventory_stack())
-    declared["secrets"][1]["description"] = "session key, described anew"
-    stack.change("aws_secrets", {"stack": declared})
+    sm = round1.client("secretsmanager")
     assert sm.describe_secret(SecretId=SECRETS[1])["Description"] == "session key, described anew"
-    assert sm.get_secret_value(SecretId=SECRETS[1])["SecretString"] == before
-
-
-# --- aws_network ------------------------------------------------------------------------
+    assert sm.get_secret_value(SecretId=SECRETS[1])["SecretString"] == round1.secret_before
 
 
 def _group(stack: Stack, name: str) -> dict[str, Any]:
@@ -594,22 +681,13 @@ def _ports(rules: list[dict[str, Any]]) -> list[int]:
     return sorted(r["FromPort"] for r in rules if r.get("IpProtocol") == "tcp")
 
 
-def test_aws_network_existing_vpc(stack: Stack) -> None:
-    stack.change(
-        "aws_network",
-        {
-            "aws_network_app_ports": [8000, 8100],
-            "aws_network_alb_ports": [80, 443, 8443],
-            "aws_network_nat_gateway": True,
-        },
-    )
-    app, alb = _group(stack, f"{PREFIX}-app"), _group(stack, f"{PREFIX}-alb")
+def test_aws_network_existing_vpc(round1: Stack) -> None:
+    app, alb = _group(round1, f"{PREFIX}-app"), _group(round1, f"{PREFIX}-alb")
     assert _ports(app["IpPermissions"]) == [8000, 8100], "aws_network_app_ports"
     assert _ports(alb["IpPermissionsEgress"]) == [8000, 8100], "aws_network_app_ports (ALB out)"
     assert _ports(alb["IpPermissions"]) == [80, 443, 8443], "aws_network_alb_ports"
-    ec2 = stack.client("ec2")
-    nat = ec2.describe_nat_gateways(
-        Filter=[
+    nat = round1.client("ec2").describe_nat_gateways(
+        Filters=[
             {"Name": "vpc-id", "Values": [app["VpcId"]]},
             {"Name": "state", "Values": ["available"]},
         ]
@@ -617,69 +695,14 @@ def test_aws_network_existing_vpc(stack: Stack) -> None:
     assert len(nat) == 1, "aws_network_nat_gateway"
 
 
-def test_aws_network_new_vpc(stack: Stack) -> None:
-    """CIDRs and zones are fixed when a VPC is made (AWS changes neither in place): a second
-    network, under its own name, is built with other values and read back."""
-    name = f"{PREFIX}-b"
-    stack.site(
-        {
-            "aws_network_name": name,
-            "aws_network_vpc_cidr": "10.20.0.0/16",
-            "aws_network_public_cidrs": ["10.20.1.0/24", "10.20.2.0/24"],
-            "aws_network_private_cidrs": ["10.20.11.0/24", "10.20.12.0/24"],
-            "aws_network_azs": ["us-east-1c", "us-east-1d"],
-        },
-        "aws_network",
-    )
-    ec2 = stack.client("ec2")
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [name]}])["Vpcs"]
-    assert [v["CidrBlock"] for v in vpcs] == ["10.20.0.0/16"], "aws_network_vpc_cidr"
-    subnets = {
-        next(t["Value"] for t in s["Tags"] if t["Key"] == "Name"): s
-        for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])[
-            "Subnets"
-        ]
-    }
-    got = {k: (s["CidrBlock"], s["AvailabilityZone"]) for k, s in subnets.items()}
-    assert got[f"{name}-public-1"] == ("10.20.1.0/24", "us-east-1c")
-    assert got[f"{name}-public-2"] == ("10.20.2.0/24", "us-east-1d")
-    assert got[f"{name}-private-1"] == ("10.20.11.0/24", "us-east-1c")
-    assert got[f"{name}-private-2"] == ("10.20.12.0/24", "us-east-1d")
-
-
-# --- aws_ecs (the role's own settings; the services' fields: test_ecs_stack.py) ---------
-
-
-def test_aws_ecs_role_settings(stack: Stack) -> None:
-    stack.change(
-        "aws_ecs",
-        {
-            "aws_ecs_deregistration_delay": 25,
-            "aws_ecs_container_health_interval": 20,
-            "aws_ecs_container_health_timeout": 4,
-            "aws_ecs_container_health_retries": 5,
-            "aws_ecs_container_health_start_period": 40,
-            "aws_ecs_alb_idle_timeout": 90,
-            "aws_ecs_alb_access_logs": True,
-            "aws_ecs_alb_access_logs_prefix": "lb2",
-        },
-    )
-    elbv2, ecs = stack.client("elbv2"), stack.client("ecs")
+def test_aws_ecs_role_settings(round1: Stack) -> None:
+    elbv2, ecs = round1.client("elbv2"), round1.client("ecs")
     tg = elbv2.describe_target_groups(Names=[f"{PREFIX}-app"])["TargetGroups"][0]
-    attrs = {
-        a["Key"]: a["Value"]
-        for a in elbv2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])[
-            "Attributes"
-        ]
-    }
-    assert attrs["deregistration_delay.timeout_seconds"] == "25", "aws_ecs_deregistration_delay"
-    lb = elbv2.describe_load_balancers(Names=[f"{PREFIX}-alb"])["LoadBalancers"][0]
-    lb_attrs = {
-        a["Key"]: a["Value"]
-        for a in elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])[
-            "Attributes"
-        ]
-    }
+    attrs = elbv2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])
+    tg_attrs = {a["Key"]: a["Value"] for a in attrs["Attributes"]}
+    assert tg_attrs["deregistration_delay.timeout_seconds"] == "25", "aws_ecs_deregistration_delay"
+    attrs = elbv2.describe_load_balancer_attributes(LoadBalancerArn=_alb(round1)["LoadBalancerArn"])
+    lb_attrs = {a["Key"]: a["Value"] for a in attrs["Attributes"]}
     assert lb_attrs["idle_timeout.timeout_seconds"] == "90", "aws_ecs_alb_idle_timeout"
     assert lb_attrs["access_logs.s3.enabled"] == "true", "aws_ecs_alb_access_logs"
     assert lb_attrs["access_logs.s3.bucket"] == BUCKETS[2], "aws_ecs_alb_access_logs_bucket"
@@ -693,27 +716,11 @@ def test_aws_ecs_role_settings(stack: Stack) -> None:
     assert check["startPeriod"] == 40, "aws_ecs_container_health_start_period"
 
 
-# --- aws_budget -------------------------------------------------------------------------
-
-
-def test_aws_budget(stack: Stack) -> None:
-    sns = stack.client("sns")
-    topic = sns.create_topic(Name="someone-elses-topic")["TopicArn"]
-    stack.change(
-        "aws_budget",
-        {
-            "aws_budget_limit_usd": 75,
-            "aws_budget_time_unit": "QUARTERLY",
-            "aws_budget_thresholds_percent": [50, 80],
-            "aws_budget_forecast_alert": False,
-            "aws_budget_emails": ["finance@example.org"],
-            "aws_budget_sns_topic_arn": topic,
-        },
-    )
-    budgets = stack.client("budgets")
+def test_aws_budget(round1: Stack) -> None:
+    budgets = round1.client("budgets")
     name = f"{PREFIX}-monthly"
     budget = budgets.describe_budget(AccountId=ACCOUNT, BudgetName=name)["Budget"]
-    assert float(budget["BudgetLimit"]["Amount"]) == 75.0, "aws_budget_limit_usd"
+    assert float(budget["BudgetLimit"]["Amount"]) == 900.0, "aws_budget_limit_usd"
     assert budget["TimeUnit"] == "QUARTERLY", "aws_budget_time_unit"
     notes = budgets.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName=name)[
         "Notifications"
@@ -727,11 +734,135 @@ def test_aws_budget(stack: Stack) -> None:
     )["Subscribers"]
     assert sorted((s["SubscriptionType"], s["Address"]) for s in subs) == [
         ("EMAIL", "finance@example.org"),
-        ("SNS", topic),
+        ("SNS", round1.topic),
     ], "aws_budget_emails / aws_budget_sns_topic_arn"
 
 
-# --- tags -------------------------------------------------------------------------------
+def test_aws_monitoring(round1: Stack) -> None:
+    cw, sns = round1.client("cloudwatch"), round1.client("sns")
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]}
+    elb = alarms[f"{PREFIX}-alb-elb-5xx"]
+    assert elb["Threshold"] == 20.0, "aws_monitoring_elb_5xx_count"
+    assert elb["Period"] == 120, "aws_monitoring_period_seconds"
+    rate = alarms[f"{PREFIX}-alb-target-5xx-rate"]
+    assert rate["Threshold"] == 7.0, "aws_monitoring_5xx_rate_percent"
+    periods = {m["MetricStat"]["Period"] for m in rate["Metrics"] if "MetricStat" in m}
+    assert periods == {120}, "aws_monitoring_period_seconds (5xx rate)"
+    by_metric = {(a.get("Namespace"), a.get("MetricName")): a for a in alarms.values()}
+    assert by_metric[("AWS/ECS", "CPUUtilization")]["Threshold"] == 85.0, (
+        "services[].alarms.cpu_above"
+    )
+    assert by_metric[("AWS/ApplicationELB", "TargetResponseTime")]["Threshold"] == 3.0, (
+        "services[].alarms.response_time_above"
+    )
+    topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:{PREFIX}-alerts"
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "oncall@example.org")], (
+        "aws_monitoring_alert_emails"
+    )
+    body = cw.get_dashboard(DashboardName=PREFIX)["DashboardBody"]
+    assert BUCKETS[1] in body and BUCKETS[0] not in body, "aws_monitoring_s3_bucket"
+
+
+def _trust(stack: Stack, role: str) -> dict[str, Any]:
+    got = stack.client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    doc: dict[str, Any] = json.loads(got) if isinstance(got, str) else got
+    return doc
+
+
+def test_aws_iam(round1: Stack) -> None:
+    iam = round1.client("iam")
+    trust = _trust(round1, f"{PREFIX}-github-deploy")
+    condition = trust["Statement"][0]["Condition"]["StringEquals"]
+    assert condition["token.actions.githubusercontent.com:sub"] == (
+        "repo:other-org/other-repo:environment:staging"
+    ), "aws_iam_github_repository / aws_iam_github_environment"
+    (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
+    assert got["ThumbprintList"] == ["a" * 40], "aws_iam_github_oidc_thumbprints"
+    policy = iam.get_role_policy(RoleName=f"{PREFIX}-app-task", PolicyName="least-privilege")
+    text = json.dumps(policy["PolicyDocument"])
+    assert "archive/" in text and "models/" not in text, "services[].permissions.buckets"
+
+
+def test_aws_audit(round1: Stack) -> None:
+    ct, s3, ec2, logs = (round1.client(s) for s in ("cloudtrail", "s3", "ec2", "logs"))
+    trail = ct.get_trail(Name=f"{PREFIX}-trail")["Trail"]
+    assert trail.get("S3KeyPrefix") == "trail2", "aws_audit_trail_prefix"
+    bucket = BUCKETS[2]
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r["Expiration"]["Days"] for r in rules if "Expiration" in r] == [200], (
+        "aws_audit_retention_days"
+    )
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    assert "/lb2/" in policy, "aws_audit_alb_access_logs / aws_audit_alb_prefix"
+    assert "/trail2/" in policy, "aws_audit_trail_prefix (bucket policy)"
+    flows = ec2.describe_flow_logs()["FlowLogs"]
+    assert [(f["TrafficType"], f["LogDestinationType"]) for f in flows] == [
+        ("REJECT", "cloud-watch-logs")
+    ], "aws_audit_flow_logs / aws_audit_flow_logs_traffic"
+    group = logs.describe_log_groups(logGroupNamePrefix=f"/vpc/{PREFIX}/flow-logs")["logGroups"]
+    assert [g.get("retentionInDays") for g in group] == [14], "aws_audit_flow_logs_retention_days"
+
+
+def test_aws_cdn(round1: Stack) -> None:
+    cf = round1.client("cloudfront")
+    (summary,) = cf.list_distributions()["DistributionList"]["Items"]
+    config = cf.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
+    (origin,) = config["Origins"]["Items"]
+    custom = origin["CustomOriginConfig"]
+    assert origin["DomainName"] == f"origin2.{_alb(round1)['DNSName']}", "aws_cdn_origin_domain"
+    assert custom["OriginProtocolPolicy"] == "match-viewer", "aws_cdn_origin_protocol"
+    assert custom["HTTPPort"] == 8080, "aws_cdn_origin_http_port"
+    assert custom["HTTPSPort"] == 8443, "aws_cdn_origin_https_port"
+    assert custom["OriginReadTimeout"] == 45, "aws_cdn_origin_read_timeout"
+    assert custom["OriginKeepaliveTimeout"] == 10, "aws_cdn_origin_keepalive_timeout"
+    headers = [h["HeaderName"] for h in origin["CustomHeaders"]["Items"]]
+    assert headers == ["X-Origin-Check"], "aws_cdn_origin_secret_header"
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]["Items"]}
+    assert sorted(behaviors) == ["/api/stream", "/assets/*"], "aws_cdn_static_path / _sse_path"
+    static = behaviors["/assets/*"]
+    assert (static["DefaultTTL"], static["MaxTTL"]) == (3600, 7200), (
+        "aws_cdn_static_default_ttl / aws_cdn_static_max_ttl"
+    )
+    fwd = config["DefaultCacheBehavior"]["ForwardedValues"]["Headers"].get("Items", [])
+    assert sorted(fwd) == ["Accept", "Origin"], "aws_cdn_forwarded_headers"
+    assert config["PriceClass"] == "PriceClass_200", "aws_cdn_price_class"
+
+
+# --- round 2: stack.tags, and settings that exclude a round-1 value -----------------------
+
+
+@pytest.fixture(scope="module")
+def round2(round1: Stack) -> Stack:
+    """stack.tags changed (one value changed, one added), and the second value of settings
+    whose first value round 1 set: a given OIDC provider (instead of thumbprints), the
+    dashboard off (round 1 changed its body), flow logs to S3 (round 1: CloudWatch Logs)."""
+    decl = copy.deepcopy(_declaration())
+    decl["stack"]["tags"] = {"CostCenter": "cc-2", "Owner": "data-team"}
+    round1.change(
+        {
+            **decl,
+            "aws_iam_github_oidc_provider_arn": OIDC_ARN,
+            "aws_monitoring_dashboard": False,
+            "aws_audit_flow_logs": True,
+            "aws_audit_flow_logs_destination": "s3",
+        },
+        [
+            "aws_network",
+            "aws_storage",
+            "aws_secrets",
+            "aws_iam",
+            "aws_audit",
+            "aws_ecs",
+            "aws_cdn",
+            "aws_monitoring",
+        ],
+    )
+    return round1
+
+
+OIDC_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.example.org"
 
 
 def _kv(
@@ -750,9 +881,10 @@ def _every_tagged_resource(stack: Stack) -> dict[str, dict[str, str]]:
     only = [{"Name": "vpc-id", "Values": [vpc["VpcId"]]}]
     for s in ec2.describe_subnets(Filters=only)["Subnets"]:
         found[f"subnet {_kv(s['Tags'])['Name']}"] = _kv(s["Tags"])
-    for g in ec2.describe_internet_gateways(
+    gateways = ec2.describe_internet_gateways(
         Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}]
-    )["InternetGateways"]:
+    )["InternetGateways"]
+    for g in gateways:
         found["internet gateway"] = _kv(g.get("Tags"))
     for rt in ec2.describe_route_tables(Filters=only)["RouteTables"]:
         if not any(a.get("Main") for a in rt.get("Associations", [])):
@@ -764,14 +896,13 @@ def _every_tagged_resource(stack: Stack) -> dict[str, dict[str, str]]:
     for b in BUCKETS:
         found[f"bucket {b}"] = _kv(s3.get_bucket_tagging(Bucket=b)["TagSet"])
     sm = c("secretsmanager")
-    for s in SECRETS:
-        found[f"secret {s}"] = _kv(sm.describe_secret(SecretId=s).get("Tags"))
+    for name in SECRETS:
+        found[f"secret {name}"] = _kv(sm.describe_secret(SecretId=name).get("Tags"))
     iam = c("iam")
     for r in iam.list_roles()["Roles"]:
         if r["RoleName"].startswith(PREFIX):
-            found[f"IAM role {r['RoleName']}"] = _kv(
-                iam.list_role_tags(RoleName=r["RoleName"])["Tags"]
-            )
+            tags = iam.list_role_tags(RoleName=r["RoleName"])["Tags"]
+            found[f"IAM role {r['RoleName']}"] = _kv(tags)
     ct = c("cloudtrail")
     trail = ct.get_trail(Name=f"{PREFIX}-trail")["Trail"]["TrailARN"]
     found["trail"] = _kv(ct.list_tags(ResourceIdList=[trail])["ResourceTagList"][0]["TagsList"])
@@ -785,9 +916,11 @@ def _every_tagged_resource(stack: Stack) -> dict[str, dict[str, str]]:
     td = ecs.list_tags_for_resource(resourceArn=svc["taskDefinition"])["tags"]
     found["task definition"] = _kv(td, "key", "value")
     elbv2 = c("elbv2")
-    lb = elbv2.describe_load_balancers(Names=[f"{PREFIX}-alb"])["LoadBalancers"][0]
     tg = elbv2.describe_target_groups(Names=[f"{PREFIX}-app"])["TargetGroups"][0]
-    for label, arn in (("ALB", lb["LoadBalancerArn"]), ("target group", tg["TargetGroupArn"])):
+    for label, arn in (
+        ("ALB", _alb(stack)["LoadBalancerArn"]),
+        ("target group", tg["TargetGroupArn"]),
+    ):
         found[label] = _kv(elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"])
     logs = c("logs")
     found["log group"] = logs.list_tags_log_group(logGroupName=f"/ecs/{PREFIX}-app")["tags"]
@@ -796,246 +929,91 @@ def _every_tagged_resource(stack: Stack) -> dict[str, dict[str, str]]:
     found["ECR repository"] = _kv(
         ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
     )
-    sns = c("sns")
     topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:{PREFIX}-alerts"
-    found["SNS topic"] = _kv(sns.list_tags_for_resource(ResourceArn=topic)["Tags"])
+    found["SNS topic"] = _kv(c("sns").list_tags_for_resource(ResourceArn=topic)["Tags"])
     cw = c("cloudwatch")
     for a in cw.describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]:
-        found[f"alarm {a['AlarmName']}"] = _kv(
-            cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]
-        )
+        tags = cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]
+        found[f"alarm {a['AlarmName']}"] = _kv(tags)
     cf = c("cloudfront")
     for d in cf.list_distributions()["DistributionList"].get("Items", []):
-        found["CloudFront distribution"] = _kv(
-            cf.list_tags_for_resource(Resource=d["ARN"])["Tags"]["Items"]
-        )
+        tags = cf.list_tags_for_resource(Resource=d["ARN"])["Tags"].get("Items", [])
+        found["CloudFront distribution"] = _kv(tags)
     return found
 
 
-def test_stack_tags_reach_every_resource(stack: Stack) -> None:
-    """stack.tags changed (one value changed, one added): every taggable resource reads it."""
-    declared = copy.deepcopy(_inventory_stack())
-    declared["tags"] = {"CostCenter": "cc-2", "Owner": "data-team"}
-    stack.site({"stack": declared})
-    again = stack.site({"stack": declared})
-    assert again.changed == 0, again.changed_tasks()
+def test_stack_tags_reach_every_resource(round2: Stack) -> None:
+    """Every taggable resource of the stack. Not taggable, so not read: the CloudWatch
+    dashboard (the API has no tags for it). The budget's tags are not read: moto 5.2.5 has no
+    ListTagsForResource for Budgets, and aws_budget writes none yet (see the report)."""
     missing = {
         name: tags
-        for name, tags in _every_tagged_resource(stack).items()
+        for name, tags in _every_tagged_resource(round2).items()
         if (tags.get("CostCenter"), tags.get("Owner")) != ("cc-2", "data-team")
     }
-    assert not missing, f"stack.tags did not reach: {sorted(missing)}"
+    assert not missing, f"stack.tags did not reach: {missing}"
 
 
-# --- aws_monitoring ---------------------------------------------------------------------
-
-
-def _inventory_services() -> list[dict[str, Any]]:
-    text = (INVENTORY / "group_vars" / "all" / "main.yml").read_text()
-    services: list[dict[str, Any]] = yaml.safe_load(text)["services"]
-    return services
-
-
-def test_aws_monitoring(stack: Stack) -> None:
-    """The stack-wide alarm settings, the topic's subscribers, the dashboard's bucket, and a
-    service's declared alarm thresholds (services[].alarms), each read from its own alarm."""
-    services = copy.deepcopy(_inventory_services())
-    services[0]["alarms"].update({"cpu_above": 85, "response_time_above": 3})
-    stack.change(
-        # aws_ecs publishes the ALB's and target groups' ARNs the ALB alarms are on.
-        "aws_ecs,aws_monitoring",
-        {
-            "services": services,
-            "aws_monitoring_alert_emails": ["oncall@example.org"],
-            "aws_monitoring_period_seconds": 120,
-            "aws_monitoring_5xx_rate_percent": 7,
-            "aws_monitoring_elb_5xx_count": 20,
-            "aws_monitoring_s3_bucket": BUCKETS[1],
-        },
-    )
-    cw, sns = stack.client("cloudwatch"), stack.client("sns")
-    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]}
-    elb = alarms[f"{PREFIX}-alb-elb-5xx"]
-    assert elb["Threshold"] == 20.0, "aws_monitoring_elb_5xx_count"
-    assert elb["Period"] == 120, "aws_monitoring_period_seconds"
-    rate = alarms[f"{PREFIX}-alb-target-5xx-rate"]
-    assert rate["Threshold"] == 7.0, "aws_monitoring_5xx_rate_percent"
-    assert {m["MetricStat"]["Period"] for m in rate["Metrics"] if "MetricStat" in m} == {120}
-    by_metric = {(a.get("Namespace"), a.get("MetricName")): a for a in alarms.values()}
-    assert by_metric[("AWS/ECS", "CPUUtilization")]["Threshold"] == 85.0, "alarms.cpu_above"
-    assert by_metric[("AWS/ApplicationELB", "TargetResponseTime")]["Threshold"] == 3.0, (
-        "alarms.response_time_above"
-    )
-    topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:{PREFIX}-alerts"
-    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "oncall@example.org")], (
-        "aws_monitoring_alert_emails"
-    )
-    body = cw.get_dashboard(DashboardName=PREFIX)["DashboardBody"]
-    assert BUCKETS[1] in body and BUCKETS[0] not in body, "aws_monitoring_s3_bucket"
-
-
-def test_aws_monitoring_dashboard_off(stack: Stack) -> None:
-    stack.change("aws_ecs,aws_monitoring", {"aws_monitoring_dashboard": False})
-    names = [
-        d["DashboardName"] for d in stack.client("cloudwatch").list_dashboards()["DashboardEntries"]
-    ]
-    assert PREFIX not in names, "aws_monitoring_dashboard"
-
-
-# --- aws_iam ----------------------------------------------------------------------------
-
-
-def _trust(stack: Stack, role: str) -> dict[str, Any]:
-    doc: dict[str, Any] = stack.client("iam").get_role(RoleName=role)["Role"][
-        "AssumeRolePolicyDocument"
-    ]
-    return doc
-
-
-def test_aws_iam(stack: Stack) -> None:
-    """Who may assume the deploy role (repository, environment), the OIDC provider's
-    thumbprints, and a service's declared bucket permissions (its task role's policy)."""
-    services = copy.deepcopy(_inventory_services())
-    services[0]["permissions"]["buckets"][0]["prefixes"] = ["drawings/", "archive/"]
-    thumb = "a" * 40
-    stack.change(
-        "aws_iam",
-        {
-            "services": services,
-            "aws_iam_github_repository": "other-org/other-repo",
-            "aws_iam_github_environment": "staging",
-            "aws_iam_github_oidc_thumbprints": [thumb],
-        },
-    )
-    iam = stack.client("iam")
-    trust = _trust(stack, f"{PREFIX}-github-deploy")
-    sub = trust["Statement"][0]["Condition"]["StringEquals"][
-        "token.actions.githubusercontent.com:sub"
-    ]
-    assert sub == "repo:other-org/other-repo:environment:staging", (
-        "aws_iam_github_repository / aws_iam_github_environment"
-    )
-    (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
-    got = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
-    assert got["ThumbprintList"] == [thumb], "aws_iam_github_oidc_thumbprints"
-    policy = json.dumps(
-        iam.get_role_policy(RoleName=f"{PREFIX}-app-task", PolicyName="least-privilege")[
-            "PolicyDocument"
-        ]
-    )
-    assert "archive/" in policy and "models/" not in policy, "services[].permissions.buckets"
-
-
-def test_aws_iam_given_oidc_provider(stack: Stack) -> None:
-    arn = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.example.org"
-    stack.change("aws_iam", {"aws_iam_github_oidc_provider_arn": arn})
-    trust = _trust(stack, f"{PREFIX}-github-deploy")
-    assert trust["Statement"][0]["Principal"]["Federated"] == arn, (
+def test_aws_iam_given_oidc_provider(round2: Stack) -> None:
+    trust = _trust(round2, f"{PREFIX}-github-deploy")
+    assert trust["Statement"][0]["Principal"]["Federated"] == OIDC_ARN, (
         "aws_iam_github_oidc_provider_arn"
     )
 
 
-# --- aws_audit --------------------------------------------------------------------------
+def test_aws_monitoring_dashboard_off(round2: Stack) -> None:
+    entries = round2.client("cloudwatch").list_dashboards()["DashboardEntries"]
+    assert PREFIX not in [d["DashboardName"] for d in entries], "aws_monitoring_dashboard"
 
 
-def test_aws_audit(stack: Stack) -> None:
-    """The trail's prefix, the audit objects' retention, the ALB log prefix in the bucket's
-    policy, and VPC Flow Logs (switched on, with their traffic and retention)."""
-    stack.change(
-        # aws_network publishes the VPC id the flow logs attach to.
-        "aws_network,aws_audit",
-        {
-            "aws_audit_trail_prefix": "trail2",
-            "aws_audit_retention_days": 200,
-            "aws_audit_alb_access_logs": True,
-            "aws_audit_alb_prefix": "lb2",
-            "aws_audit_flow_logs": True,
-            "aws_audit_flow_logs_destination": "cloud-watch-logs",
-            "aws_audit_flow_logs_retention_days": 14,
-            "aws_audit_flow_logs_traffic": "REJECT",
-        },
-    )
-    ct, s3, ec2, logs = (stack.client(s) for s in ("cloudtrail", "s3", "ec2", "logs"))
-    trail = ct.get_trail(Name=f"{PREFIX}-trail")["Trail"]
-    assert trail.get("S3KeyPrefix") == "trail2", "aws_audit_trail_prefix"
-    bucket = BUCKETS[2]
-    rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    assert [r["Expiration"]["Days"] for r in rules if "Expiration" in r] == [200], (
-        "aws_audit_retention_days"
-    )
-    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
-    assert "/lb2/" in policy, "aws_audit_alb_access_logs / aws_audit_alb_prefix"
-    assert "/trail2/" in policy, "aws_audit_trail_prefix (bucket policy)"
-    flows = ec2.describe_flow_logs()["FlowLogs"]
-    assert [(f["TrafficType"], f["LogDestinationType"]) for f in flows] == [
-        ("REJECT", "cloud-watch-logs")
-    ], "aws_audit_flow_logs / _traffic / _destination"
-    group = logs.describe_log_groups(logGroupNamePrefix=f"/vpc/{PREFIX}/flow-logs")["logGroups"]
-    assert [g.get("retentionInDays") for g in group] == [14], "aws_audit_flow_logs_retention_days"
-
-
-# --- aws_cdn ----------------------------------------------------------------------------
-
-
-def test_aws_cdn(stack: Stack) -> None:
-    """Every origin and cache setting of the distribution, read from its configuration."""
-    elbv2 = stack.client("elbv2")
-    dns = elbv2.describe_load_balancers(Names=[f"{PREFIX}-alb"])["LoadBalancers"][0]["DNSName"]
-    stack.change(
-        "aws_cdn",
-        {
-            "aws_cdn_origin_domain": f"origin2.{dns}",
-            "aws_cdn_origin_protocol": "match-viewer",
-            "aws_cdn_origin_http_port": 8080,
-            "aws_cdn_origin_https_port": 8443,
-            "aws_cdn_origin_read_timeout": 45,
-            "aws_cdn_origin_keepalive_timeout": 10,
-            "aws_cdn_origin_secret_header": "X-Origin-Check",
-            "aws_cdn_static_path": "/assets/*",
-            "aws_cdn_static_default_ttl": 3600,
-            "aws_cdn_static_max_ttl": 7200,
-            "aws_cdn_sse_path": "/api/stream",
-            "aws_cdn_forwarded_headers": ["Accept", "Origin"],
-            "aws_cdn_price_class": "PriceClass_200",
-        },
-    )
-    cf = stack.client("cloudfront")
-    (summary,) = cf.list_distributions()["DistributionList"]["Items"]
-    config = cf.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
-    (origin,) = config["Origins"]["Items"]
-    custom = origin["CustomOriginConfig"]
-    assert origin["DomainName"] == f"origin2.{dns}", "aws_cdn_origin_domain"
-    assert custom["OriginProtocolPolicy"] == "match-viewer", "aws_cdn_origin_protocol"
-    assert custom["HTTPPort"] == 8080, "aws_cdn_origin_http_port"
-    assert custom["HTTPSPort"] == 8443, "aws_cdn_origin_https_port"
-    assert custom["OriginReadTimeout"] == 45, "aws_cdn_origin_read_timeout"
-    assert custom["OriginKeepaliveTimeout"] == 10, "aws_cdn_origin_keepalive_timeout"
-    headers = [h["HeaderName"] for h in origin["CustomHeaders"]["Items"]]
-    assert headers == ["X-Origin-Check"], "aws_cdn_origin_secret_header"
-    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]["Items"]}
-    assert sorted(behaviors) == ["/api/stream", "/assets/*"], "aws_cdn_static_path / _sse_path"
-    static = behaviors["/assets/*"]
-    assert (static["DefaultTTL"], static["MaxTTL"]) == (3600, 7200), (
-        "aws_cdn_static_default_ttl / _max_ttl"
-    )
-    fwd = config["DefaultCacheBehavior"]["ForwardedValues"]["Headers"].get("Items", [])
-    assert sorted(fwd) == ["Accept", "Origin"], "aws_cdn_forwarded_headers"
-    assert config["PriceClass"] == "PriceClass_200", "aws_cdn_price_class"
-
-
-def test_aws_audit_flow_logs_to_s3(stack: Stack) -> None:
-    stack.change(
-        "aws_network,aws_audit",
-        {"aws_audit_flow_logs": True, "aws_audit_flow_logs_destination": "s3"},
-    )
-    flows = stack.client("ec2").describe_flow_logs()["FlowLogs"]
+def test_aws_audit_flow_logs_to_s3(round2: Stack) -> None:
+    flows = round2.client("ec2").describe_flow_logs()["FlowLogs"]
     assert [f["LogDestinationType"] for f in flows] == ["s3"], "aws_audit_flow_logs_destination"
     assert flows[0]["LogDestination"].startswith(f"arn:aws:s3:::{BUCKETS[2]}")
 
 
-def test_aws_audit_cloudtrail_off(stack: Stack) -> None:
-    """Last: the trail is gone after this (the tag test reads it before)."""
-    stack.change("aws_audit", {"aws_audit_cloudtrail": False})
-    trails = stack.client("cloudtrail").describe_trails()["trailList"]
+# --- round 3: a second network (CIDRs and zones), the trail switched off -------------------
+
+
+@pytest.fixture(scope="module")
+def round3(round2: Stack) -> Stack:
+    """CIDRs and zones are fixed when a VPC is made (AWS changes neither in place): a second
+    network, under its own name, is built with other values and read back. The trail is
+    switched off last (the tag test read it before)."""
+    round2.change(
+        {
+            "aws_network_name": NETWORK_B,
+            "aws_network_vpc_cidr": "10.20.0.0/16",
+            "aws_network_public_cidrs": ["10.20.1.0/24", "10.20.2.0/24"],
+            "aws_network_private_cidrs": ["10.20.11.0/24", "10.20.12.0/24"],
+            "aws_network_azs": ["us-east-1c", "us-east-1d"],
+            "aws_audit_cloudtrail": False,
+        },
+        ["aws_network", "aws_audit"],
+        tags="aws_network,aws_audit",
+    )
+    return round2
+
+
+NETWORK_B = f"{PREFIX}-b"
+
+
+def test_aws_network_new_vpc(round3: Stack) -> None:
+    ec2 = round3.client("ec2")
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [NETWORK_B]}])["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs] == ["10.20.0.0/16"], "aws_network_vpc_cidr"
+    listed = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])
+    got = {
+        _kv(s["Tags"])["Name"]: (s["CidrBlock"], s["AvailabilityZone"]) for s in listed["Subnets"]
+    }
+    assert got == {
+        f"{NETWORK_B}-public-1": ("10.20.1.0/24", "us-east-1c"),
+        f"{NETWORK_B}-public-2": ("10.20.2.0/24", "us-east-1d"),
+        f"{NETWORK_B}-private-1": ("10.20.11.0/24", "us-east-1c"),
+        f"{NETWORK_B}-private-2": ("10.20.12.0/24", "us-east-1d"),
+    }, "aws_network_public_cidrs / _private_cidrs / _azs"
+
+
+def test_aws_audit_cloudtrail_off(round3: Stack) -> None:
+    trails = round3.client("cloudtrail").describe_trails()["trailList"]
     assert [t["Name"] for t in trails if t["Name"].startswith(PREFIX)] == [], "aws_audit_cloudtrail"
