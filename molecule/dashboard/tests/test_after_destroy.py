@@ -1,7 +1,7 @@
 """After destroy.yml (twice): nothing of the dashboard's stack remains.
 
-Seed 002 declares no buckets or secrets (its data lives in the backend API), so there is no
-data of its own to keep; the account-wide GitHub OIDC provider is kept, as for every stack.
+Seed 002 declares no buckets or secrets (its data lives in the backend API) and no GitHub
+deploy role, so the stack leaves nothing behind: no data of its own to keep.
 """
 
 from __future__ import annotations
@@ -43,8 +43,3 @@ def test_roles_alarms_topic_and_budget_are_gone(aws: Aws) -> None:
     assert not [t for t in aws("sns").list_topics()["Topics"] if f":{PREFIX}-" in t["TopicArn"]]
     budgets = aws("budgets").describe_budgets(AccountId="123456789012").get("Budgets", [])
     assert not [b for b in budgets if b["BudgetName"].startswith(PREFIX)]
-
-
-def test_the_account_wide_oidc_provider_is_kept(aws: Aws) -> None:
-    providers = aws("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
-    assert [p["Arn"] for p in providers if "token.actions.githubusercontent.com" in p["Arn"]]
