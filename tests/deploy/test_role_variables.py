@@ -78,15 +78,7 @@ COVERED: dict[str, str] = {
     ),
     "aws_secrets_secrets": "test_aws_secrets",
     **dict.fromkeys(
-        [
-            "aws_budget_limit_usd",
-            "aws_budget_time_unit",
-            "aws_budget_thresholds_percent",
-            "aws_budget_forecast_alert",
-            "aws_budget_emails",
-            "aws_budget_sns_topic_arn",
-        ],
-        "test_aws_budget",
+        ["aws_budget_thresholds_percent", "aws_budget_forecast_alert"], "test_aws_budget"
     ),
     **dict.fromkeys(
         [
@@ -397,6 +389,16 @@ NOT_YET: dict[str, str] = {
     },
     "aws_database_port": "moto 5.2.5 ignores DBPortNumber in ModifyDBInstance (rds_instance "
     "sends it): a port change cannot be read back from the emulator",
+    **dict.fromkeys(
+        ["aws_budget_limit_usd", "aws_budget_time_unit"],
+        "moto 5.2.5 has no UpdateBudget (it answers 500): an existing budget cannot be changed "
+        "in the emulator (aws_budget calls UpdateBudget; test_budget_compare.py: the compare)",
+    ),
+    **dict.fromkeys(
+        ["aws_budget_emails", "aws_budget_sns_topic_arn"],
+        "moto 5.2.5 has no DescribeSubscribersForNotification: a notification's subscribers "
+        "cannot be read back from the emulator",
+    ),
     "aws_database_storage_type": "a change to gp3: moto 5.2 leaves out gp3's throughput and "
     "rds_instance fails on it (test_database.py uses gp2)",
     **dict.fromkeys(
@@ -506,7 +508,6 @@ class Stack:
     def __init__(self, env: dict[str, str], tmp: Path) -> None:
         self.env = env
         self.tmp = tmp
-        self.topic = ""  # an SNS topic not the stack's (round 1: the budget notifies it)
         self.secret_before = ""
 
     def client(self, service: str) -> Any:
@@ -569,7 +570,6 @@ def round1(stack: Stack) -> Stack:
     app = decl["services"][0]
     app["alarms"].update({"cpu_above": 85, "response_time_above": 3})
     app["permissions"]["buckets"][0]["prefixes"] = ["drawings/", "archive/"]
-    stack.topic = stack.client("sns").create_topic(Name="someone-elses-topic")["TopicArn"]
     stack.secret_before = stack.client("secretsmanager").get_secret_value(SecretId=SECRETS[1])[
         "SecretString"
     ]
@@ -596,12 +596,8 @@ def round1(stack: Stack) -> Stack:
             "aws_ecs_alb_access_logs": True,
             "aws_ecs_alb_access_logs_prefix": "lb2",
             # aws_budget
-            "aws_budget_limit_usd": 900,
-            "aws_budget_time_unit": "QUARTERLY",
             "aws_budget_thresholds_percent": [50, 80],
             "aws_budget_forecast_alert": False,
-            "aws_budget_emails": ["finance@example.org"],
-            "aws_budget_sns_topic_arn": stack.topic,
             # aws_monitoring (and services[].alarms above)
             "aws_monitoring_alert_emails": ["oncall@example.org"],
             "aws_monitoring_period_seconds": 120,
@@ -733,24 +729,13 @@ def test_aws_ecs_role_settings(round1: Stack) -> None:
 
 def test_aws_budget(round1: Stack) -> None:
     budgets = round1.client("budgets")
-    name = f"{PREFIX}-monthly"
-    budget = budgets.describe_budget(AccountId=ACCOUNT, BudgetName=name)["Budget"]
-    assert float(budget["BudgetLimit"]["Amount"]) == 900.0, "aws_budget_limit_usd"
-    assert budget["TimeUnit"] == "QUARTERLY", "aws_budget_time_unit"
-    notes = budgets.describe_notifications_for_budget(AccountId=ACCOUNT, BudgetName=name)[
-        "Notifications"
-    ]
+    notes = budgets.describe_notifications_for_budget(
+        AccountId=ACCOUNT, BudgetName=f"{PREFIX}-monthly"
+    )["Notifications"]
     assert sorted((n["NotificationType"], n["Threshold"]) for n in notes) == [
         ("ACTUAL", 50.0),
         ("ACTUAL", 80.0),
     ], "aws_budget_thresholds_percent / aws_budget_forecast_alert"
-    subs = budgets.describe_subscribers_for_notification(
-        AccountId=ACCOUNT, BudgetName=name, Notification=notes[0]
-    )["Subscribers"]
-    assert sorted((s["SubscriptionType"], s["Address"]) for s in subs) == [
-        ("EMAIL", "finance@example.org"),
-        ("SNS", round1.topic),
-    ], "aws_budget_emails / aws_budget_sns_topic_arn"
 
 
 def test_aws_monitoring(round1: Stack) -> None:
