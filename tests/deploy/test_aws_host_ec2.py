@@ -235,8 +235,8 @@ def test_ssh_from_a_cidr_then_removed(built: dict[str, Any]) -> None:
 
 def test_each_setting_changed_is_read_back(built: dict[str, Any]) -> None:
     """The host's settings changed in one re-run (each sets its own field), each read back on
-    its own: instance type, root volume size, app port (its security group), tags, the SSM
-    policy on its role, the world-open SSH switch. tests/deploy/test_role_variables.py lists
+    its own: instance type, root volume size, app port (its security group), tags, the
+    world-open SSH switch. tests/deploy/test_role_variables.py lists
     these variables as covered here."""
     env = built["env"]
     out = Path(str(built["published_path"]))
@@ -249,7 +249,6 @@ def test_each_setting_changed_is_read_back(built: dict[str, Any]) -> None:
             "aws_host_ec2_root_volume_size": 12,
             "aws_host_app_port": 8100,
             "aws_host_tags": {"Owner": "tests", "CostCenter": "cc-2"},
-            "aws_host_ssm_managed": True,
             "aws_host_ssh_allow_world": True,
             "aws_host_ssh_cidr": "0.0.0.0/0",
         },
@@ -275,8 +274,6 @@ def test_each_setting_changed_is_read_back(built: dict[str, Any]) -> None:
     assert [ip["CidrIp"] for r in ssh for ip in r["IpRanges"]] == ["0.0.0.0/0"], (
         "aws_host_ssh_allow_world"
     )
-    role = _iam(env).list_attached_role_policies(RoleName=NAME)["AttachedPolicies"]
-    assert "AmazonSSMManagedInstanceCore" in [p["PolicyName"] for p in role], "aws_host_ssm_managed"
 
 
 def test_remove_leaves_no_host(built: dict[str, Any]) -> None:
