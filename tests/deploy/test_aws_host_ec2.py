@@ -235,7 +235,7 @@ def test_ssh_from_a_cidr_then_removed(built: dict[str, Any]) -> None:
 
 def test_each_setting_changed_is_read_back(built: dict[str, Any]) -> None:
     """The host's settings changed in one re-run (each sets its own field), each read back on
-    its own: instance type, root volume size, app port (its security group), tags, the
+    its own: instance type, app port (its security group), tags, the
     world-open SSH switch. tests/deploy/test_role_variables.py lists
     these variables as covered here."""
     env = built["env"]
@@ -246,7 +246,6 @@ def test_each_setting_changed_is_read_back(built: dict[str, Any]) -> None:
         {
             "aws_host_test_out": str(out),
             "aws_host_ec2_instance_type": "t3.small",
-            "aws_host_ec2_root_volume_size": 12,
             "aws_host_app_port": 8100,
             "aws_host_tags": {"Owner": "tests", "CostCenter": "cc-2"},
             "aws_host_ssh_allow_world": True,
@@ -259,14 +258,6 @@ def test_each_setting_changed_is_read_back(built: dict[str, Any]) -> None:
     tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
     assert (tags.get("Owner"), tags.get("CostCenter")) == ("tests", "cc-2"), "aws_host_tags"
     ec2 = _ec2(env)
-    root = next(
-        m["Ebs"]["VolumeId"]
-        for m in inst["BlockDeviceMappings"]
-        if m["DeviceName"] == inst["RootDeviceName"]
-    )
-    assert ec2.describe_volumes(VolumeIds=[root])["Volumes"][0]["Size"] == 12, (
-        "aws_host_ec2_root_volume_size"
-    )
     group_id = inst["SecurityGroups"][0]["GroupId"]
     rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
     assert 8100 in [r.get("FromPort") for r in rules], "aws_host_app_port"
