@@ -39,7 +39,14 @@ def built(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     published = json.loads(out.read_text())
     second = run_playbook(PLAYBOOK, env, {"aws_host_test_out": str(out)})
     check = run_playbook(PLAYBOOK, env, {"aws_host_test_out": str(out)}, check=True)
-    yield {"env": env, "first": first, "second": second, "check": check, "published": published}
+    yield {
+        "env": env,
+        "first": first,
+        "second": second,
+        "check": check,
+        "published": published,
+        "published_path": out,
+    }
 
 
 def _ec2(env: dict[str, str]) -> Any:
@@ -224,6 +231,40 @@ def test_ssh_from_a_cidr_then_removed(built: dict[str, Any]) -> None:
     rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
     assert [r.get("FromPort") for r in rules] == [8000]
     assert _instance(env)["InstanceId"] == inst["InstanceId"]
+
+
+def test_each_setting_changed_is_read_back(built: dict[str, Any]) -> None:
+    """The host's settings changed in one re-run (each sets its own field), each read back on
+    its own: instance type, app port (its security group), tags, the
+    world-open SSH switch. tests/deploy/test_role_variables.py lists
+    these variables as covered here."""
+    env = built["env"]
+    out = Path(str(built["published_path"]))
+    run = run_playbook(
+        PLAYBOOK,
+        env,
+        {
+            "aws_host_test_out": str(out),
+            "aws_host_ec2_instance_type": "t3.small",
+            "aws_host_app_port": 8100,
+            "aws_host_tags": {"Owner": "tests", "CostCenter": "cc-2"},
+            "aws_host_ssh_allow_world": True,
+            "aws_host_ssh_cidr": "0.0.0.0/0",
+        },
+    )
+    assert run.returncode == 0 and run.changed > 0, _explain(run)
+    inst = _instance(env)
+    assert inst["InstanceType"] == "t3.small", "aws_host_ec2_instance_type"
+    tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
+    assert (tags.get("Owner"), tags.get("CostCenter")) == ("tests", "cc-2"), "aws_host_tags"
+    ec2 = _ec2(env)
+    group_id = inst["SecurityGroups"][0]["GroupId"]
+    rules = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]["IpPermissions"]
+    assert 8100 in [r.get("FromPort") for r in rules], "aws_host_app_port"
+    ssh = [r for r in rules if r.get("FromPort") == 22]
+    assert [ip["CidrIp"] for r in ssh for ip in r["IpRanges"]] == ["0.0.0.0/0"], (
+        "aws_host_ssh_allow_world"
+    )
 
 
 def test_remove_leaves_no_host(built: dict[str, Any]) -> None:

@@ -192,6 +192,54 @@ def test_no_secret_value_in_the_output(stack: dict[str, Any]) -> None:
     assert password not in again.output
 
 
+def test_each_setting_changed_is_read_back(stack: dict[str, Any]) -> None:
+    """The instance's settings AWS changes in place, changed in one re-run (each sets its own
+    field), each read back on its own; then the declared settings again (the tests after this
+    one expect them). tests/deploy/test_role_variables.py lists these variables as covered here."""
+    env = stack["env"]
+    changed = role_vars(
+        stack["net"],
+        aws_database_instance_class="db.t4g.small",
+        aws_database_allocated_storage=30,
+        aws_database_max_allocated_storage=200,
+        aws_database_backup_retention_days=10,
+        aws_database_backup_window="05:00-06:00",
+        aws_database_maintenance_window="mon:06:30-mon:07:30",
+        aws_database_multi_az=False,
+        aws_database_deletion_protection=False,
+        aws_database_read_replica=False,
+        aws_database_tags={**TAGS, "CostCenter": "cc-2"},
+    )
+    try:
+        _change_and_read_back(env, changed)
+    finally:
+        back = run_playbook(PLAYBOOK, env, role_vars(stack["net"]))
+        assert back.returncode == 0, back.output[-5000:]
+    assert _instance(env, NAMES["instance"])["DeletionProtection"] is True
+
+
+def _change_and_read_back(env: dict[str, str], changed: dict[str, Any]) -> None:
+    run = run_playbook(PLAYBOOK, env, changed)
+    assert run.returncode == 0 and run.changed > 0, run.output[-5000:]
+    db = _instance(env, NAMES["instance"])
+    assert db["DBInstanceClass"] == "db.t4g.small", "aws_database_instance_class"
+    assert db["AllocatedStorage"] == 30, "aws_database_allocated_storage"
+    assert db["MaxAllocatedStorage"] == 200, "aws_database_max_allocated_storage"
+    assert db["BackupRetentionPeriod"] == 10, "aws_database_backup_retention_days"
+    assert db["PreferredBackupWindow"] == "05:00-06:00", "aws_database_backup_window"
+    assert db["PreferredMaintenanceWindow"] == "mon:06:30-mon:07:30", (
+        "aws_database_maintenance_window"
+    )
+    assert db["MultiAZ"] is False, "aws_database_multi_az"
+    assert db["DeletionProtection"] is False, "aws_database_deletion_protection"
+    assert {t["Key"]: t["Value"] for t in db["TagList"]} == {**TAGS, "CostCenter": "cc-2"}, (
+        "aws_database_tags"
+    )
+    rds = client(env, "rds")
+    left = [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]]
+    assert NAMES["replica"] not in left, "aws_database_read_replica"
+
+
 @pytest.mark.parametrize("backend", ["", "sg-0123456789abcdef0"])
 def test_a_database_without_the_backend_security_group_stops(
     stack: dict[str, Any], backend: str

@@ -1,22 +1,29 @@
 """Seed 002's Streamlit dashboard, built by the kit from `inventories/examples/streamlit-dashboard`
 alone (configuration only: no role code knows this app), against moto on loopback.
 
-One build per module: site.yml, the moto settle run, then every seed 002 number read back from
-the emulator, a no-op re-run (changed=0), and a service scaled out in the emulator (as
-auto-scaling would) left at that count by the next site.yml run.
+The stack is built once, by the Molecule scenario `dashboard` (molecule/dashboard): this file
+drives it step by step (create, converge, the moto settle run, idempotence), reads every seed
+002 number back, re-runs (changed=0) and checks check mode, scales the service out in the
+emulator (as auto-scaling would) and re-runs, then runs the scenario's cleanup (destroy.yml
+twice, nothing left) and destroy. `molecule test -s dashboard` runs the same file as its
+verify step, with CRAYON_DASHBOARD_MOTO_STATE naming its moto: then nothing is built or
+destroyed here (Molecule does both).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.support.ecs_stack import MOTO_SETTLE_TASKS
-from tests.support.moto_server import MotoServer
+from tests.support.moto_server import MotoServer, require_loopback
 from tests.support.playbook import ROOT, PlaybookRun, run_playbook
 
 pytestmark = pytest.mark.slow
@@ -45,17 +52,52 @@ def _site(env: dict[str, str], tmp: Path, check: bool = False) -> PlaybookRun:
     )
 
 
+def _molecule(state_dir: Path, *steps: str) -> None:
+    """Run Molecule steps of the `dashboard` scenario with its state (moto.json) in state_dir."""
+    venv_bin = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
+    env["MOLECULE_EPHEMERAL_DIRECTORY"] = str(state_dir)
+    env.pop("CRAYON_DASHBOARD_MOTO_STATE", None)
+    for step in steps:
+        proc = subprocess.run(
+            [str(venv_bin / "molecule"), step, "-s", "dashboard"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+            check=False,
+        )
+        assert proc.returncode == 0, (
+            f"molecule {step}: " + proc.stdout[-6000:] + proc.stderr[-3000:]
+        )
+
+
 @pytest.fixture(scope="module")
-def built(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    moto.reset()
-    env = moto.env()
-    tmp = tmp_path_factory.mktemp("dashboard")
-    first = _site(env, tmp)
-    assert first.returncode == 0, first.output[-6000:]
-    settle = _site(env, tmp)
-    assert settle.returncode == 0, settle.output[-4000:]
-    assert set(settle.changed_tasks()) <= MOTO_SETTLE_TASKS, settle.changed_tasks()
-    return {"env": env, "tmp": tmp}
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    given = os.environ.get("CRAYON_DASHBOARD_MOTO_STATE")
+    state_dir = Path(given) if given else tmp_path_factory.mktemp("molecule-dashboard")
+    try:
+        if not given:
+            # moto stops in `finally` even when a step fails.
+            _molecule(state_dir, "create", "converge", "side-effect", "idempotence")
+        state = json.loads((state_dir / "moto.json").read_text())
+        url = require_loopback(state["url"])
+        env = {**MotoServer(port=int(state["port"])).env(), "AWS_URL": url, "AWS_ENDPOINT_URL": url}
+        env["CRAYON_CERTIFICATE_ARN"] = state["certificate_arn"]
+        yield {
+            "env": env,
+            "tmp": state_dir,
+            "driving": not given,
+            "certificate": state["certificate_arn"],
+        }
+    finally:
+        if not given:
+            # Stop moto (what the scenario's destroy step does; `molecule destroy` would run
+            # the cleanup again first).
+            ctl = ROOT / "molecule" / "aws" / "moto_ctl.py"
+            subprocess.run([sys.executable, str(ctl), "stop", str(state_dir)], check=False)
 
 
 def _service(env: dict[str, str]) -> dict[str, Any]:
@@ -164,3 +206,26 @@ def test_scaled_out_service_is_left_at_its_count(built: dict[str, Any]) -> None:
     assert again.returncode == 0, again.output[-4000:]
     assert _service(env)["desiredCount"] == 7
     assert again.changed == 0, again.changed_tasks()
+
+
+def test_https_listener_and_redirect_with_the_certificate(built: dict[str, Any]) -> None:
+    """Req. 5.1/5.2: with a certificate, HTTPS on 443 and port 80 redirects to it."""
+    elb = _client(built["env"], "elbv2")
+    lb = elb.describe_load_balancers(Names=[f"{PREFIX}-alb"])["LoadBalancers"][0]
+    listeners = {
+        li["Port"]: li
+        for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    }
+    assert sorted(listeners) == [80, 443]
+    redirect = listeners[80]["DefaultActions"][0]
+    assert (redirect["Type"], redirect["RedirectConfig"]["Port"]) == ("redirect", "443")
+    assert listeners[443]["Certificates"][0]["CertificateArn"] == built["certificate"]
+
+
+def test_destroy_removes_the_stack_and_a_second_destroy_changes_nothing(
+    built: dict[str, Any],
+) -> None:
+    """Last: the scenario's cleanup (destroy.yml twice; molecule/dashboard/tests)."""
+    if not built["driving"]:
+        pytest.skip("molecule test runs its own cleanup step after this verify step")
+    _molecule(built["tmp"], "cleanup")

@@ -114,6 +114,47 @@ def test_a_bad_prefix_stops_before_any_call(stack: dict[str, Any]) -> None:
     assert "aws_kms_prefix" in bad.output and "model.names.prefix" in bad.output
 
 
+def test_each_setting_changed_is_read_back(stack: dict[str, Any]) -> None:
+    """aws_kms_description, _rotation, _via_services, _logs_group_pattern and _tags changed in
+    one re-run (each sets its own field of the key), each read back on its own; then aws_kms_logs
+    off. tests/deploy/test_role_variables.py lists these variables as covered here."""
+    changed = {
+        **VARS,
+        "aws_kms_description": "the shop's key, described anew",
+        "aws_kms_rotation": False,
+        "aws_kms_via_services": ["s3", "ecr"],
+        "aws_kms_logs_group_pattern": "/ecs/*",
+        "aws_kms_tags": {**VARS["aws_kms_tags"], "CostCenter": "cc-2"},
+    }
+    run = run_playbook(PLAYBOOK, stack["env"], changed)
+    assert run.returncode == 0 and run.changed > 0, run.output[-4000:]
+    kms = _kms(stack["env"])
+    meta = kms.describe_key(KeyId=stack["arn"])["KeyMetadata"]
+    assert meta["Description"] == "the shop's key, described anew", "aws_kms_description"
+    assert kms.get_key_rotation_status(KeyId=meta["KeyId"])["KeyRotationEnabled"] is False, (
+        "aws_kms_rotation"
+    )
+    tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=meta["KeyId"])["Tags"]}
+    assert tags == changed["aws_kms_tags"], "aws_kms_tags"
+    policy = json.loads(kms.get_key_policy(KeyId=stack["arn"], PolicyName="default")["Policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    via = by_sid["UseThroughStackServices"]["Condition"]["StringEquals"]["kms:ViaService"]
+    assert sorted(via) == ["ecr.us-east-1.amazonaws.com", "s3.us-east-1.amazonaws.com"], (
+        "aws_kms_via_services"
+    )
+    context = by_sid["CloudWatchLogs"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert context == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/*", (
+        "aws_kms_logs_group_pattern"
+    )
+    off = run_playbook(PLAYBOOK, stack["env"], {**changed, "aws_kms_logs": False})
+    assert off.returncode == 0 and off.changed > 0, off.output[-4000:]
+    policy = json.loads(kms.get_key_policy(KeyId=stack["arn"], PolicyName="default")["Policy"])
+    assert "CloudWatchLogs" not in {s["Sid"] for s in policy["Statement"]}, "aws_kms_logs"
+    # Back to the declared settings for the tests after this one.
+    back = run_playbook(PLAYBOOK, stack["env"], VARS)
+    assert back.returncode == 0 and back.changed > 0, back.output[-4000:]
+
+
 def test_destroy_keeps_the_key_unless_told(stack: dict[str, Any]) -> None:
     kept = run_playbook(PLAYBOOK, stack["env"], {**VARS, "kms_state": "absent"})
     assert kept.returncode == 0, kept.output[-4000:]

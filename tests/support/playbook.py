@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +57,7 @@ def run_playbook(
     timeout: float = 900,
     inventory: Path | None = None,
     verbosity: int = 0,
+    extra_args: Sequence[str] = (),
 ) -> PlaybookRun:
     """Run `playbook` on localhost with the venv's Python; AWS endpoints must be on loopback."""
     require_loopback(aws_env.get("AWS_URL"))
@@ -89,6 +90,7 @@ def run_playbook(
         cmd.append("--check")
     if verbosity:
         cmd.append("-" + "v" * verbosity)
+    cmd += list(extra_args)
     cmd.append(str(playbook))
     proc = subprocess.run(
         cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False

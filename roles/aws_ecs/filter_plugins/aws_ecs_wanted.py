@@ -343,9 +343,7 @@ def aws_ecs_wanted(
         "listeners": _listeners(services, settings, ids),
         "tags": dict(names.get("shared_tags") or names["tags"]),
     }
-    # Sent only when they differ from AWS's defaults: moto lacks these attributes.
-    if int(settings["alb_idle_timeout"]) != 60:
-        alb["idle_timeout"] = int(settings["alb_idle_timeout"])
+    # Sent only when it differs from AWS's default: moto lacks the attribute.
     if settings.get("alb_drop_invalid_headers"):
         alb["http_drop_invalid_header_fields"] = True
     logs = (
@@ -357,6 +355,9 @@ def aws_ecs_wanted(
         if settings.get("alb_access_logs")
         else {"access_logs.s3.enabled": "false"}
     )
+    # With the access logs (elb_lb_attributes), not through elb_application_lb: that module
+    # fails on an existing ALB whose attributes leave the idle timeout out (moto's do).
+    logs["idle_timeout.timeout_seconds"] = str(int(settings["alb_idle_timeout"]))
     return {
         "lookup": {
             "prefix": names["prefix"],

@@ -300,7 +300,10 @@ class BudgetManager:
         for key, (notification, subscribers) in wanted_notes.items():
             if key not in existing:
                 self._call(
-                    "create_notification", Notification=notification, Subscribers=subscribers
+                    "create_notification",
+                    BudgetName=self.name,
+                    Notification=notification,
+                    Subscribers=subscribers,
                 )
                 continue
             have = self.subscribers(existing[key])
@@ -308,14 +311,19 @@ class BudgetManager:
                 unreadable = True
                 continue
             if _subscriber_set(have) != _subscriber_set(subscribers):
-                self._call("delete_notification", Notification=existing[key])
+                self._call("delete_notification", BudgetName=self.name, Notification=existing[key])
                 self._call(
-                    "create_notification", Notification=notification, Subscribers=subscribers
+                    "create_notification",
+                    BudgetName=self.name,
+                    Notification=notification,
+                    Subscribers=subscribers,
                 )
         if p["purge_notifications"]:
             for key, notification in existing.items():
                 if key not in wanted_notes:
-                    self._call("delete_notification", Notification=notification)
+                    self._call(
+                        "delete_notification", BudgetName=self.name, Notification=notification
+                    )
         if unreadable:
             self.module.warn(
                 "The endpoint does not answer DescribeSubscribersForNotification: "

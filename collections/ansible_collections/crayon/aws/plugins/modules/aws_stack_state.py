@@ -280,7 +280,11 @@ def distribution(cf, comment: str) -> dict | None:
     for page in cf.get_paginator("list_distributions").paginate():
         for d in page["DistributionList"].get("Items", []):
             if d.get("Comment") == comment:
-                return {k: v for k, v in d.items() if k != "LastModifiedTime"}
+                found = {k: v for k, v in d.items() if k != "LastModifiedTime"}
+                # The summary carries no tags: read them, so that aws_cdn compares them too.
+                items = cf.list_tags_for_resource(Resource=d["ARN"])["Tags"].get("Items", [])
+                found["Tags"] = {t["Key"]: t.get("Value", "") for t in items}
+                return found
     return None
 
 

@@ -410,6 +410,8 @@ def read_alb(elbv2: Any, name: str) -> dict[str, Any] | None:
         "access_logs.s3.prefix": "",
     }
     logs.update({k: v for k, v in attrs.items() if k.startswith("access_logs.s3.")})
+    # Missing (moto) means AWS's default.
+    logs["idle_timeout.timeout_seconds"] = attrs.get("idle_timeout.timeout_seconds", "60")
     return {
         "arn": arn,
         "dns_name": lb["DNSName"],
