@@ -111,18 +111,20 @@ not_kept:
   elements: str
 """
 
-import contextlib  # noqa: E402 - Ansible modules document themselves first
-import hashlib  # noqa: E402
+import hashlib  # noqa: E402 - Ansible modules document themselves first
 import json  # noqa: E402
-import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import (  # noqa: E402
+from ansible_collections.crayon.aws.plugins.module_utils.cloudfront import (  # noqa: E402
+    distribution_result,
+    find_distribution,
+    same,
+    wait_deployed,
+)
+from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
+    AWS_ERRORS,
     AnsibleAWSModule,
 )
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
 WANTED_TAG = "crayon:config-sent"
 STORED_TAG = "crayon:config-held"
@@ -144,26 +146,6 @@ TOP_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _same(want: Any, have: Any) -> bool:
-    """True when every setting in `want` is in `have` (keys CloudFront adds are not compared)."""
-    if isinstance(want, dict):
-        return isinstance(have, dict) and all(_same(v, have.get(k)) for k, v in want.items())
-    if isinstance(want, list):
-        return (
-            isinstance(have, list)
-            and len(want) == len(have)
-            and all(_same(w, h) for w, h in zip(want, have, strict=True))
-        )
-    if isinstance(want, bool) or isinstance(have, bool):
-        return str(want).lower() == str(have).lower()
-    if isinstance(want, int | float) or isinstance(have, int | float):
-        try:
-            return float(want) == float(have)
-        except (TypeError, ValueError):
-            return False
-    return bool(want == have)
-
-
 def _unkept(want: Any, have: Any, path: str = "") -> list[str]:
     """Paths of the settings in `want` that `have` does not hold as given."""
     if isinstance(want, dict) and isinstance(have, dict):
@@ -177,47 +159,12 @@ def _unkept(want: Any, have: Any, path: str = "") -> list[str]:
             for i, (w, h) in enumerate(zip(want, have, strict=True))
             for p in _unkept(w, h, f"{path}[{i}]")
         ]
-    return [] if _same(want, have) else [path]
+    return [] if same(want, have) else [path]
 
 
 def _digest(config: dict[str, Any]) -> str:
     body = {k: v for k, v in config.items() if k != "CallerReference"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:40]
-
-
-def _find(cf: Any, comment: str) -> dict[str, Any] | None:
-    found = []
-    for page in cf.get_paginator("list_distributions").paginate():
-        for item in page.get("DistributionList", {}).get("Items") or []:
-            if item.get("Comment") == comment:
-                found.append(item)
-    if len(found) > 1:
-        raise ValueError(
-            f"{len(found)} distributions have the comment {comment!r}: the comment must be unique"
-        )
-    return found[0] if found else None
-
-
-def _result(dist: dict[str, Any] | None) -> dict[str, Any]:
-    if not dist:
-        return {}
-    return {
-        "id": dist["Id"],
-        "arn": dist.get("ARN", ""),
-        "domain_name": dist.get("DomainName", ""),
-        "status": dist.get("Status", ""),
-    }
-
-
-def _wait(module: AnsibleAWSModule, cf: Any, did: str) -> dict[str, Any]:
-    deadline = time.monotonic() + module.params["wait_timeout"]
-    while True:
-        dist: dict[str, Any] = cf.get_distribution(Id=did)["Distribution"]
-        if dist.get("Status") == "Deployed":
-            return dist
-        if time.monotonic() > deadline:
-            module.fail_json(msg=f"Distribution {did} is still {dist.get('Status')}: timed out")
-        time.sleep(15)
 
 
 def _record(cf: Any, dist: dict[str, Any], want: dict[str, Any]) -> list[str]:
@@ -239,17 +186,21 @@ def _absent(module: AnsibleAWSModule, cf: Any, summary: dict[str, Any] | None) -
     if summary is None:
         module.exit_json(changed=False, distribution={}, differences=[], not_kept=[])
     if module.check_mode:
-        module.exit_json(changed=True, distribution=_result(summary), differences=[], not_kept=[])
+        module.exit_json(
+            changed=True, distribution=distribution_result(summary), differences=[], not_kept=[]
+        )
     did = summary["Id"]
     current = cf.get_distribution_config(Id=did)
     if current["DistributionConfig"]["Enabled"]:
         disabled = dict(current["DistributionConfig"], Enabled=False)
         cf.update_distribution(Id=did, IfMatch=current["ETag"], DistributionConfig=disabled)
-    _wait(module, cf, did)
+    wait_deployed(module, cf, did)
     etag = cf.get_distribution(Id=did)["ETag"]
     cf.delete_distribution(Id=did, IfMatch=etag)
     # The deleted distribution: the caller may still need its name (DNS records).
-    module.exit_json(changed=True, distribution=_result(summary), differences=[], not_kept=[])
+    module.exit_json(
+        changed=True, distribution=distribution_result(summary), differences=[], not_kept=[]
+    )
 
 
 def main() -> None:
@@ -270,7 +221,7 @@ def main() -> None:
     cf = module.client("cloudfront")
     try:
         try:
-            summary = _find(cf, p["comment"])
+            summary = find_distribution(cf, p["comment"])
         except ValueError as e:
             module.fail_json(msg=str(e))
         if p["state"] == "absent":
@@ -292,17 +243,17 @@ def main() -> None:
             )["Distribution"]
             not_kept = _record(cf, made, want)
             if p["wait"]:
-                made = _wait(module, cf, made["Id"])
+                made = wait_deployed(module, cf, made["Id"])
             module.exit_json(
                 changed=True,
-                distribution=_result(made),
+                distribution=distribution_result(made),
                 differences=sorted(want),
                 not_kept=not_kept,
             )
 
         current = cf.get_distribution_config(Id=summary["Id"])
         have = current["DistributionConfig"]
-        differences = sorted(k for k, v in want.items() if not _same(v, have.get(k)))
+        differences = sorted(k for k, v in want.items() if not same(v, have.get(k)))
         not_kept: list[str] = []
         if differences:
             tags = {
@@ -321,11 +272,17 @@ def main() -> None:
                 differences = []
         if not differences:
             module.exit_json(
-                changed=False, distribution=_result(summary), differences=[], not_kept=not_kept
+                changed=False,
+                distribution=distribution_result(summary),
+                differences=[],
+                not_kept=not_kept,
             )
         if module.check_mode:
             module.exit_json(
-                changed=True, distribution=_result(summary), differences=differences, not_kept=[]
+                changed=True,
+                distribution=distribution_result(summary),
+                differences=differences,
+                not_kept=[],
             )
         updated = cf.update_distribution(
             Id=summary["Id"],
@@ -334,14 +291,14 @@ def main() -> None:
         )["Distribution"]
         not_kept = _record(cf, updated, want)
         if p["wait"]:
-            updated = _wait(module, cf, updated["Id"])
+            updated = wait_deployed(module, cf, updated["Id"])
         module.exit_json(
             changed=True,
-            distribution=_result(updated),
+            distribution=distribution_result(updated),
             differences=differences,
             not_kept=not_kept,
         )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not manage the CloudFront distribution {p['comment']}")
 
 

@@ -97,31 +97,16 @@ differences:
 
 from typing import Any  # noqa: E402
 
+from ansible_collections.crayon.aws.plugins.module_utils.cloudfront import (  # noqa: E402
+    distribution_result,
+    find_distribution,
+    same,
+    wait_deployed,
+)
 from ansible_collections.crayon.aws.plugins.module_utils.common import (  # noqa: E402
     AWS_ERRORS,
     AnsibleAWSModule,
-    wait_for_status,
 )
-
-
-def _same(want: Any, have: Any) -> bool:
-    """True when every setting in `want` is in `have` (keys `want` leaves out are not compared)."""
-    if isinstance(want, dict):
-        return isinstance(have, dict) and all(_same(v, have.get(k)) for k, v in want.items())
-    if isinstance(want, list):
-        return (
-            isinstance(have, list)
-            and len(want) == len(have)
-            and all(_same(w, h) for w, h in zip(want, have, strict=True))
-        )
-    if isinstance(want, bool) or isinstance(have, bool):
-        return str(want).lower() == str(have).lower()
-    if isinstance(want, int | float) or isinstance(have, int | float):
-        try:
-            return float(want) == float(have)
-        except (TypeError, ValueError):
-            return False
-    return bool(want == have)
 
 
 def _overlay(have: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
@@ -131,40 +116,6 @@ def _overlay(have: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
         nested = isinstance(v, dict) and isinstance(have.get(k), dict)
         out[k] = _overlay(have[k], v) if nested else v
     return out
-
-
-def _find(cf: Any, comment: str) -> dict[str, Any] | None:
-    found = []
-    for page in cf.get_paginator("list_distributions").paginate():
-        for item in page.get("DistributionList", {}).get("Items") or []:
-            if item.get("Comment") == comment:
-                found.append(item)
-    if len(found) > 1:
-        raise ValueError(
-            f"{len(found)} distributions have the comment {comment!r}: the comment must be unique"
-        )
-    return found[0] if found else None
-
-
-def _result(dist: dict[str, Any] | None) -> dict[str, Any]:
-    if not dist:
-        return {}
-    return {
-        "id": dist["Id"],
-        "arn": dist.get("ARN", ""),
-        "domain_name": dist.get("DomainName", ""),
-        "status": dist.get("Status", ""),
-    }
-
-
-def _wait(module: AnsibleAWSModule, cf: Any, did: str) -> dict[str, Any]:
-    return wait_for_status(
-        module,
-        lambda: dict(cf.get_distribution(Id=did)["Distribution"]),
-        "Deployed",
-        f"Distribution {did}",
-        15,
-    )
 
 
 def main() -> None:
@@ -185,24 +136,28 @@ def main() -> None:
     cf = module.client("cloudfront")
     try:
         try:
-            summary = _find(cf, p["comment"])
+            summary = find_distribution(cf, p["comment"])
         except ValueError as e:
             module.fail_json(msg=str(e))
         if p["state"] == "absent":
             if summary is None:
                 module.exit_json(changed=False, distribution={}, differences=[])
             if module.check_mode:
-                module.exit_json(changed=True, distribution=_result(summary), differences=[])
+                module.exit_json(
+                    changed=True, distribution=distribution_result(summary), differences=[]
+                )
             did = summary["Id"]
             current = cf.get_distribution_config(Id=did)
             if current["DistributionConfig"]["Enabled"]:
                 disabled = dict(current["DistributionConfig"], Enabled=False)
                 cf.update_distribution(Id=did, IfMatch=current["ETag"], DistributionConfig=disabled)
-            _wait(module, cf, did)
+            wait_deployed(module, cf, did)
             etag = cf.get_distribution(Id=did)["ETag"]
             cf.delete_distribution(Id=did, IfMatch=etag)
             # The deleted distribution: the caller may still need its name (DNS records).
-            module.exit_json(changed=True, distribution=_result(summary), differences=[])
+            module.exit_json(
+                changed=True, distribution=distribution_result(summary), differences=[]
+            )
 
         want = dict(p["config"], Comment=p["comment"])
         want.pop("CallerReference", None)
@@ -217,22 +172,30 @@ def main() -> None:
                 }
             )["Distribution"]
             if p["wait"]:
-                made = _wait(module, cf, made["Id"])
-            module.exit_json(changed=True, distribution=_result(made), differences=sorted(want))
+                made = wait_deployed(module, cf, made["Id"])
+            module.exit_json(
+                changed=True, distribution=distribution_result(made), differences=sorted(want)
+            )
 
         current = cf.get_distribution_config(Id=summary["Id"])
         have = current["DistributionConfig"]
-        differences = sorted(k for k, v in want.items() if not _same(v, have.get(k)))
+        differences = sorted(k for k, v in want.items() if not same(v, have.get(k)))
         if not differences:
-            module.exit_json(changed=False, distribution=_result(summary), differences=[])
+            module.exit_json(
+                changed=False, distribution=distribution_result(summary), differences=[]
+            )
         if module.check_mode:
-            module.exit_json(changed=True, distribution=_result(summary), differences=differences)
+            module.exit_json(
+                changed=True, distribution=distribution_result(summary), differences=differences
+            )
         updated = cf.update_distribution(
             Id=summary["Id"], IfMatch=current["ETag"], DistributionConfig=_overlay(have, want)
         )["Distribution"]
         if p["wait"]:
-            updated = _wait(module, cf, updated["Id"])
-        module.exit_json(changed=True, distribution=_result(updated), differences=differences)
+            updated = wait_deployed(module, cf, updated["Id"])
+        module.exit_json(
+            changed=True, distribution=distribution_result(updated), differences=differences
+        )
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Could not manage the CloudFront distribution {p['comment']}")
 
