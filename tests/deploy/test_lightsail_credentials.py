@@ -38,7 +38,9 @@ VARS: dict[str, Any] = {
 USER = "crayon-lstest-lightsail-host"
 SECRET = "crayon/lstest/lightsail-host-key"
 HOST_ROLE = "crayon-lstest-host"
-TAGS = {"Project": "crayon", "Environment": "lstest", "ManagedBy": "ansible"}
+# The Lightsail user and its key secret serve the whole stack: tagged Service=shared (cost by
+# service, docs/stack-model.md).
+TAGS = {"Project": "crayon", "Environment": "lstest", "ManagedBy": "ansible", "Service": "shared"}
 
 
 @dataclass
